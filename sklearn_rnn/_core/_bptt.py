@@ -1,0 +1,239 @@
+"""Backpropagation through time over stacked, optionally bidirectional layers.
+
+Data layout
+-----------
+A batch is time-major.  Its input ``X`` is a 2-D matrix of shape ``(T * B, D)``
+whose row ``t * B + b`` is step ``t`` of sequence ``b`` (zeros past a sequence's
+end), either a dense array or a scipy CSR matrix (one-hot tokens).  Sequences are
+sorted by length, longest first, so ``batch_sizes[t]``, the number of sequences
+still running at step ``t``, says that rows ``[:batch_sizes[t]]`` are active.
+The input projection is one GEMM (or one sparse product) over all steps before
+the loop, and the weight gradients are one GEMM each after it.
+
+Truncation
+----------
+Truncation is expressed as *cuts*: at a cut, the gradient does not flow along the
+recurrent edge into the previous state of some rows.  ``cuts`` maps a step ``t``
+to a row slice; after the backward step ``t`` the carried ``dh`` (and ``dc``) of
+those rows is zeroed.  ``truncation_cuts`` builds them for both modes of
+``bptt_truncate`` (see its docstring).
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+
+class Batch(NamedTuple):
+    """Time-major padded batch, sequences sorted by decreasing length."""
+
+    X: object  # (T * B, D) ndarray or scipy.sparse CSR matrix
+    lengths: np.ndarray  # (B,) int, non-increasing
+    batch_sizes: np.ndarray  # (T,) int, batch_sizes[t] = #sequences longer than t
+
+    @property
+    def n_steps(self):
+        return len(self.batch_sizes)
+
+    @property
+    def n_sequences(self):
+        return len(self.lengths)
+
+
+def batch_sizes_from_lengths(lengths, n_steps):
+    """Number of sequences still running at each step (``lengths`` sorted desc)."""
+    return np.searchsorted(-np.asarray(lengths), -np.arange(n_steps), side="left")
+
+
+class LayerParams(NamedTuple):
+    """Views of one layer-direction's parameters, as in PyTorch's state_dict."""
+
+    weight_ih: np.ndarray  # (G * H, D)
+    weight_hh: np.ndarray  # (G * H, H)
+    bias_ih: np.ndarray  # (G * H,)
+    bias_hh: np.ndarray  # (G * H,)
+
+
+def input_projection(cell, X, p, n_steps):
+    """``x_t W_ih^T + b_ih`` (plus ``b_hh`` where the cell allows) for all steps."""
+    proj = np.asarray(X @ p.weight_ih.T)
+    proj += p.bias_ih
+    if cell.fold_hidden_bias:
+        proj += p.bias_hh
+    return proj.reshape(n_steps, -1, proj.shape[1])
+
+
+def state_indices(t, reverse):
+    """(prev, cur) positions in a trace's state arrays for step ``t``."""
+    return (t + 1, t) if reverse else (t, t + 1)
+
+
+def step_order(n_steps, reverse, backward=False):
+    """Steps in processing order; the backward pass walks them in reverse."""
+    forward_in_time = reverse == backward
+    return range(n_steps) if forward_in_time else range(n_steps - 1, -1, -1)
+
+
+def forward_direction(cell, X, p, batch_sizes, reverse=False, initial=None):
+    """Run one direction of one layer over all steps; return its trace.
+
+    ``initial`` is ``(h0, c0)`` for a forward direction (``c0`` None unless LSTM);
+    the reverse direction always starts from zeros at each sequence's end.
+    """
+    n_steps = len(batch_sizes)
+    proj = input_projection(cell, X, p, n_steps)
+    trace = cell.allocate(n_steps, proj.shape[1], p.weight_hh.shape[1], proj.dtype)
+    if initial is not None:
+        trace.h[0] = initial[0]
+        if cell.has_cell_state:
+            trace.c[0] = initial[1]
+    for t in step_order(n_steps, reverse):
+        prev, cur = state_indices(t, reverse)
+        n = batch_sizes[t]
+        cell.forward_step(trace, t, n, prev, cur, proj[t, :n], p.weight_hh, p.bias_hh)
+    return trace
+
+
+def direction_outputs(trace, reverse):
+    """The ``(T, B, H)`` per-step outputs of a direction (a view of its trace)."""
+    return trace.h[:-1] if reverse else trace.h[1:]
+
+
+def backward_direction(cell, trace, d_out, p, batch_sizes, reverse, cuts):
+    """Gradients of the gate pre-activations for one direction of one layer.
+
+    ``d_out`` (T, B, H) is the gradient of the loss with respect to the
+    direction's outputs.  Returns ``(dA_x, dA_h)``, each ``(T, B, G)``.
+    """
+    n_steps, B, H = d_out.shape
+    dh = np.zeros((B, H), d_out.dtype)
+    dc = np.zeros((B, H), d_out.dtype) if cell.has_cell_state else None
+    dA_x = np.zeros((n_steps, B, cell.n_gates * H), d_out.dtype)
+    dA_h = dA_x if cell.fold_hidden_bias else np.zeros_like(dA_x)
+    for t in step_order(n_steps, reverse, backward=True):
+        prev, cur = state_indices(t, reverse)
+        n = batch_sizes[t]
+        dh[:n] += d_out[t, :n]
+        cell.backward_step(trace, t, n, prev, cur, dh, dc, p.weight_hh, dA_x, dA_h)
+        rows = cuts.get(t)
+        if rows is not None:
+            dh[rows] = 0.0
+            if dc is not None:
+                dc[rows] = 0.0
+    return dA_x, dA_h
+
+
+def direction_param_grads(trace, X, dA_x, dA_h, reverse, g):
+    """Accumulate the weight and bias gradients of one direction into views ``g``.
+
+    One GEMM per weight matrix over all steps; padded rows carry zero gradient.
+    """
+    n_steps, B, G = dA_x.shape
+    dA_x2 = dA_x.reshape(n_steps * B, G)
+    dA_h2 = dA_h.reshape(n_steps * B, G)
+    h_prev = trace.h[1:] if reverse else trace.h[:-1]
+    g.weight_hh[...] += dA_h2.T @ h_prev.reshape(n_steps * B, -1)
+    g.weight_ih[...] += np.asarray((X.T @ dA_x2).T)
+    g.bias_ih[...] += dA_x2.sum(axis=0)
+    g.bias_hh[...] += dA_h2.sum(axis=0)
+
+
+def forward_stack(cell, X, batch_sizes, layers, initial=None):
+    """Forward pass through all layers.
+
+    ``layers`` is a list (one entry per layer) of lists of ``LayerParams`` (one
+    per direction, forward first).  ``initial`` optionally gives ``(h0, c0)`` per
+    layer for the forward direction.  Returns ``(inputs, traces)``: each layer's
+    2-D input matrix and its per-direction traces.
+    """
+    n_steps = len(batch_sizes)
+    inputs, traces = [], []
+    for layer, directions in enumerate(layers):
+        start = None if initial is None else initial[layer]
+        layer_traces = [
+            forward_direction(cell, X, p, batch_sizes, reverse=d == 1,
+                              initial=start if d == 0 else None)
+            for d, p in enumerate(directions)
+        ]
+        inputs.append(X)
+        traces.append(layer_traces)
+        out = layer_output(layer_traces)
+        X = out.reshape(n_steps * out.shape[1], out.shape[2])
+    return inputs, traces
+
+
+def layer_output(layer_traces):
+    """``(T, B, n_directions * H)`` output of a layer: directions concatenated."""
+    outputs = [direction_outputs(tr, d == 1) for d, tr in enumerate(layer_traces)]
+    if len(outputs) == 1:
+        return outputs[0]
+    return np.concatenate(outputs, axis=-1)
+
+
+def backward_stack(cell, inputs, traces, d_top, layers, grads, batch_sizes, cuts):
+    """Backward pass through all layers, accumulating into ``grads``.
+
+    ``d_top`` is the gradient with respect to the top layer's output
+    ``(T, B, n_directions * H)``; ``grads`` mirrors ``layers`` with gradient views;
+    ``cuts`` holds one cut dictionary per direction.
+    """
+    d_out = d_top
+    for layer in range(len(layers) - 1, -1, -1):
+        directions = layers[layer]
+        H = directions[0].weight_hh.shape[1]
+        d_in = None
+        for d, p in enumerate(directions):
+            trace = traces[layer][d]
+            dA_x, dA_h = backward_direction(
+                cell, trace, d_out[..., d * H : (d + 1) * H], p, batch_sizes,
+                reverse=d == 1, cuts=cuts[d],
+            )
+            direction_param_grads(trace, inputs[layer], dA_x, dA_h, d == 1,
+                                  grads[layer][d])
+            if layer > 0:
+                G = dA_x.shape[2]
+                d_x = dA_x.reshape(-1, G) @ p.weight_ih
+                d_in = d_x if d_in is None else d_in + d_x
+        if layer > 0:
+            d_out = d_in.reshape(d_top.shape[0], d_top.shape[1], -1)
+
+
+def final_states(layer_traces, lengths):
+    """Sequence-to-one features: forward state at each sequence's last step,
+    concatenated with the reverse direction's state at step 0."""
+    rows = np.arange(len(lengths))
+    feats = [layer_traces[0].h[lengths, rows]]
+    if len(layer_traces) == 2:
+        feats.append(layer_traces[1].h[0])
+    return feats[0] if len(feats) == 1 else np.concatenate(feats, axis=1)
+
+
+def truncation_cuts(lengths, n_steps, k, return_sequences, reverse):
+    """Where ``bptt_truncate=k`` stops the gradient, for one direction.
+
+    Sequence-to-one: the gradient flows back through the last ``k`` steps of each
+    sequence only.  For the forward direction the edge into step ``len - k`` is
+    cut; for the reverse direction, whose output is read at step 0, the edge
+    from step ``k`` into step ``k - 1`` is cut.
+
+    Per-step outputs: the time axis is split into windows ``[0, k), [k, 2k), ...``;
+    the state carries across window boundaries but the gradient does not (in
+    either direction).
+    """
+    cuts = {}
+    if k is None or k >= n_steps:
+        return cuts
+    if return_sequences:
+        for start in range(k, n_steps, k):
+            cuts[start - 1 if reverse else start] = slice(None)
+        return cuts
+    if reverse:
+        cuts[k - 1] = slice(None)
+        return cuts
+    for t in range(1, n_steps):
+        # lengths is non-increasing, so rows with length t + k are contiguous.
+        lo = np.searchsorted(-lengths, -(t + k), side="left")
+        hi = np.searchsorted(-lengths, -(t + k), side="right")
+        if hi > lo:
+            cuts[t] = slice(lo, hi)
+    return cuts

@@ -1,0 +1,210 @@
+"""Recurrent cells: one time step forward and backward, in PyTorch's conventions.
+
+Each cell owns a *trace*, a named tuple of arrays that covers the whole sequence,
+allocated once per layer and direction.  ``h`` and ``c`` hold ``T + 1`` states: the
+initial state and one per step.  A forward-direction step ``t`` reads state ``t``
+and writes state ``t + 1``; a reverse-direction step reads ``t + 1`` and writes
+``t``.  The time loop (``_bptt.py``) passes those two indices as ``prev`` and ``cur``.
+
+Only the first ``n`` rows of the batch are active at a step: batches are sorted by
+length, longest first, so the rows still inside their sequence form a prefix
+(PyTorch's packed sequences use the same idea).  Rows that have finished keep their
+last state, rows not yet started (reverse direction) keep the zero initial state.
+
+The input projection ``x_t W_ih^T + b_ih`` is computed for all steps before the
+loop; a step receives its slice as ``a_x`` and may overwrite it.  Backward steps
+write the gradient of the gate pre-activations into ``dA_x`` (for ``W_ih``, ``b_ih``)
+and ``dA_h`` (for ``W_hh``, ``b_hh``; a separate array only for the GRU, whose
+reset gate multiplies the recurrent product), and turn ``dh`` (and ``dc``) from the
+gradient at the step's output into the gradient at its input state.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ._activations import (
+    ACTIVATIONS,
+    DERIVATIVES,
+    inplace_logistic_derivative,
+    inplace_tanh_derivative,
+    logistic,
+    tanh,
+)
+
+
+class ElmanTrace(NamedTuple):
+    h: np.ndarray  # (T + 1, B, H) hidden states
+
+
+class LSTMTrace(NamedTuple):
+    h: np.ndarray  # (T + 1, B, H) hidden states
+    c: np.ndarray  # (T + 1, B, H) cell states
+    gates: np.ndarray  # (T, B, 4H) activated gates i, f, g, o
+    tanh_c: np.ndarray  # (T, B, H) tanh(c_t)
+
+
+class GRUTrace(NamedTuple):
+    h: np.ndarray  # (T + 1, B, H) hidden states
+    gates: np.ndarray  # (T, B, 3H) activated gates r, z, n
+    hn: np.ndarray  # (T, B, H) W_hn h_{t-1} + b_hn, the product the reset gate scales
+    work: np.ndarray  # (B, 3H) scratch for the recurrent product
+
+
+class ElmanCell:
+    """Elman cell: ``h_t = act(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)``."""
+
+    n_gates = 1
+    has_cell_state = False
+    # b_hh adds to the same pre-activation as b_ih, so it joins the hoisted projection.
+    fold_hidden_bias = True
+
+    def __init__(self, activation="tanh"):
+        self.activation = ACTIVATIONS[activation]
+        self.derivative = DERIVATIVES[activation]
+
+    def allocate(self, T, B, H, dtype):
+        return ElmanTrace(h=np.zeros((T + 1, B, H), dtype))
+
+    def forward_step(self, trace, t, n, prev, cur, a_x, W_hh, b_hh):
+        h = trace.h[cur, :n]
+        np.matmul(trace.h[prev, :n], W_hh.T, out=h)
+        h += a_x
+        self.activation(h, out=h)
+
+    def backward_step(self, trace, t, n, prev, cur, dh, dc, W_hh, dA_x, dA_h):
+        da = dA_x[t, :n]
+        da[...] = dh[:n]
+        self.derivative(trace.h[cur, :n], da)
+        np.matmul(da, W_hh, out=dh[:n])
+
+
+class LSTMCell:
+    """LSTM cell with gates in PyTorch's order i, f, g, o.
+
+    ``i = s(a_i)``, ``f = s(a_f)``, ``g = tanh(a_g)``, ``o = s(a_o)``,
+    ``c_t = f * c_{t-1} + i * g``, ``h_t = o * tanh(c_t)``, where
+    ``a = x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh`` and ``s`` is the sigmoid.
+    """
+
+    n_gates = 4
+    has_cell_state = True
+    fold_hidden_bias = True
+
+    def allocate(self, T, B, H, dtype):
+        return LSTMTrace(
+            h=np.zeros((T + 1, B, H), dtype),
+            c=np.zeros((T + 1, B, H), dtype),
+            gates=np.zeros((T, B, 4 * H), dtype),
+            tanh_c=np.zeros((T, B, H), dtype),
+        )
+
+    def forward_step(self, trace, t, n, prev, cur, a_x, W_hh, b_hh):
+        H = W_hh.shape[1]
+        gates = trace.gates[t, :n]
+        np.matmul(trace.h[prev, :n], W_hh.T, out=gates)
+        gates += a_x
+        # One exponential for all four gates: tanh(a_g) = 2 s(2 a_g) - 1.
+        gates[:, 2 * H : 3 * H] *= 2.0
+        logistic(gates, out=gates)
+        i, f, g, o = np.split(gates, 4, axis=1)
+        g *= 2.0
+        g -= 1.0
+        c = trace.c[cur, :n]
+        np.multiply(f, trace.c[prev, :n], out=c)
+        c += i * g
+        tanh(c, out=trace.tanh_c[t, :n])
+        np.multiply(o, trace.tanh_c[t, :n], out=trace.h[cur, :n])
+
+    def backward_step(self, trace, t, n, prev, cur, dh, dc, W_hh, dA_x, dA_h):
+        i, f, g, o = np.split(trace.gates[t, :n], 4, axis=1)
+        tanh_c = trace.tanh_c[t, :n]
+        da = dA_x[t, :n]
+        da_i, da_f, da_g, da_o = np.split(da, 4, axis=1)
+        dh, dc = dh[:n], dc[:n]
+        np.multiply(dh, tanh_c, out=da_o)
+        inplace_logistic_derivative(o, da_o)
+        d_tanh_c = dh * o
+        inplace_tanh_derivative(tanh_c, d_tanh_c)
+        dc += d_tanh_c
+        np.multiply(dc, g, out=da_i)
+        inplace_logistic_derivative(i, da_i)
+        np.multiply(dc, i, out=da_g)
+        inplace_tanh_derivative(g, da_g)
+        np.multiply(dc, trace.c[prev, :n], out=da_f)
+        inplace_logistic_derivative(f, da_f)
+        dc *= f
+        np.matmul(da, W_hh, out=dh)
+
+
+class GRUCell:
+    """GRU cell with gates in PyTorch's order r, z, n.
+
+    ``r = s(W_ir x_t + b_ir + W_hr h_{t-1} + b_hr)``,
+    ``z = s(W_iz x_t + b_iz + W_hz h_{t-1} + b_hz)``,
+    ``n = tanh(W_in x_t + b_in + r * (W_hn h_{t-1} + b_hn))``,
+    ``h_t = (1 - z) * n + z * h_{t-1}``.
+    """
+
+    n_gates = 3
+    has_cell_state = False
+    # b_hn sits inside r * (...), so b_hh cannot join the input projection.
+    fold_hidden_bias = False
+
+    def allocate(self, T, B, H, dtype):
+        return GRUTrace(
+            h=np.zeros((T + 1, B, H), dtype),
+            gates=np.zeros((T, B, 3 * H), dtype),
+            hn=np.zeros((T, B, H), dtype),
+            work=np.zeros((B, 3 * H), dtype),
+        )
+
+    def forward_step(self, trace, t, n, prev, cur, a_x, W_hh, b_hh):
+        H = W_hh.shape[1]
+        h_prev = trace.h[prev, :n]
+        a_h = trace.work[:n]
+        np.matmul(h_prev, W_hh.T, out=a_h)
+        a_h += b_hh
+        gates = trace.gates[t, :n]
+        rz = gates[:, : 2 * H]
+        np.add(a_x[:, : 2 * H], a_h[:, : 2 * H], out=rz)
+        logistic(rz, out=rz)
+        r, z, n_gate = np.split(gates, 3, axis=1)
+        hn = trace.hn[t, :n]
+        hn[...] = a_h[:, 2 * H :]
+        np.multiply(r, hn, out=n_gate)
+        n_gate += a_x[:, 2 * H :]
+        tanh(n_gate, out=n_gate)
+        h = trace.h[cur, :n]
+        np.subtract(h_prev, n_gate, out=h)
+        h *= z
+        h += n_gate
+
+    def backward_step(self, trace, t, n, prev, cur, dh, dc, W_hh, dA_x, dA_h):
+        H = W_hh.shape[1]
+        r, z, n_gate = np.split(trace.gates[t, :n], 3, axis=1)
+        da_r, da_z, da_n = np.split(dA_x[t, :n], 3, axis=1)
+        dh = dh[:n]
+        np.subtract(1.0, z, out=da_n)
+        da_n *= dh
+        inplace_tanh_derivative(n_gate, da_n)
+        np.subtract(trace.h[prev, :n], n_gate, out=da_z)
+        da_z *= dh
+        inplace_logistic_derivative(z, da_z)
+        np.multiply(da_n, trace.hn[t, :n], out=da_r)
+        inplace_logistic_derivative(r, da_r)
+        da_h = dA_h[t, :n]
+        da_h[:, : 2 * H] = dA_x[t, :n, : 2 * H]
+        np.multiply(da_n, r, out=da_h[:, 2 * H :])
+        dh *= z
+        dh += da_h @ W_hh
+
+
+CELLS = {"elman": ElmanCell, "lstm": LSTMCell, "gru": GRUCell}
+
+
+def make_cell(cell, activation="tanh"):
+    """Instantiate the cell named ``cell``; ``activation`` applies to Elman only."""
+    if cell == "elman":
+        return ElmanCell(activation)
+    return CELLS[cell]()
