@@ -63,4 +63,8 @@ LOSSES = {
     "squared_error": squared_error,
 }
 
-OUTPUT_ACTIVATIONS = {"softmax": softmax, "logistic": logistic, "squared_error": identity}
+OUTPUT_ACTIVATIONS = {
+    "softmax": softmax,
+    "logistic": logistic,
+    "squared_error": identity,
+}

@@ -28,17 +28,20 @@ class ParameterLayout:
     """Names, shapes and offsets of the parameters inside one flat vector."""
 
     def __init__(self, shapes):
-        self.names = list(shapes)
         self.shapes = dict(shapes)
-        sizes = [int(np.prod(s)) for s in self.shapes.values()]
-        self.offsets = dict(zip(self.names, np.cumsum([0] + sizes[:-1])))
-        self.size = int(sum(sizes))
+        self.slices = {}
+        start = 0
+        for name, shape in self.shapes.items():
+            stop = start + int(np.prod(shape))
+            self.slices[name] = slice(start, stop)
+            start = stop
+        self.size = start
 
     def views(self, flat):
         """Dict of named views into ``flat`` (writing a view writes ``flat``)."""
         return {
-            name: flat[o : o + int(np.prod(s))].reshape(s)
-            for (name, s), o in zip(self.shapes.items(), self.offsets.values())
+            name: flat[self.slices[name]].reshape(shape)
+            for name, shape in self.shapes.items()
         }
 
     def weight_mask(self):
@@ -145,8 +148,9 @@ class RecurrentNetwork:
                 H = p.weight_hh.shape[1]
                 limit = np.sqrt(6.0 / (p.weight_ih.shape[1] + H))
                 p.weight_ih[...] = rng.uniform(-limit, limit, p.weight_ih.shape)
+                recurrent_init = RECURRENT_INITS[init]
                 for gate in range(G):
-                    p.weight_hh[gate * H : (gate + 1) * H] = RECURRENT_INITS[init](rng, H)
+                    p.weight_hh[gate * H : (gate + 1) * H] = recurrent_init(rng, H)
                 if G == 4:
                     p.bias_ih[H : 2 * H] = 1.0
         W_out = self.layout.views(flat)["output.weight"]
