@@ -51,7 +51,7 @@ def run_direction(spec, P, layer, suffix, xs, frozen, key, length):
     reverse = suffix == "_reverse"
     h, c = np.zeros(H), np.zeros(H)
     outs = [None] * length
-    for t in (range(length - 1, -1, -1) if reverse else range(length)):
+    for t in range(length - 1, -1, -1) if reverse else range(length):
         if edge_is_cut(t, length, spec["k"], spec["return_sequences"], reverse):
             k_ = (*key, layer, suffix, t)
             if k_ not in frozen:
@@ -68,8 +68,9 @@ def reference_outputs(spec, P, x, frozen, key):
     xs = list(x)
     suffixes = ["", "_reverse"] if spec["bidirectional"] else [""]
     for layer in range(len(spec["hidden"])):
-        per_dir = [run_direction(spec, P, layer, s, xs, frozen, key, length)
-                   for s in suffixes]
+        per_dir = [
+            run_direction(spec, P, layer, s, xs, frozen, key, length) for s in suffixes
+        ]
         xs = [np.concatenate([d[t] for d in per_dir]) for t in range(length)]
         last = [per_dir[0][length - 1]] + ([per_dir[1][0]] if len(per_dir) > 1 else [])
     W, b = P["output.weight"], P["output.bias"]

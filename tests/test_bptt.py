@@ -11,11 +11,20 @@ from sklearn_rnn._core._bptt import batch_sizes_from_lengths, truncation_cuts
 from sklearn_rnn._core._network import RecurrentNetwork
 
 
-def problem(cell="lstm", bidirectional=False, return_sequences=False, lengths=(7, 5, 3),
-            loss="squared_error", dtype=np.float64, seed=0, layers=(4, 3)):
+def problem(
+    cell="lstm",
+    bidirectional=False,
+    return_sequences=False,
+    lengths=(7, 5, 3),
+    loss="squared_error",
+    dtype=np.float64,
+    seed=0,
+    layers=(4, 3),
+):
     rng = np.random.RandomState(seed)
-    net = RecurrentNetwork(cell, 2, layers, 2, bidirectional, "tanh",
-                           return_sequences, loss)
+    net = RecurrentNetwork(
+        cell, 2, layers, 2, bidirectional, "tanh", return_sequences, loss
+    )
     flat = net.init_params(rng, dtype=dtype)
     seqs = [rng.standard_normal((n, 2)).astype(dtype) for n in lengths]
     if return_sequences:
@@ -29,15 +38,17 @@ def loss_grad(net, flat, seqs, targets, k=None, weights=None):
     batch, order = make_batch(seqs, dtype=flat.dtype)
     weights = np.ones(len(seqs)) if weights is None else weights
     Y, W = make_targets(targets, order, batch.lengths, net.return_sequences, weights)
-    return net.loss_and_grad(flat, batch, Y.astype(flat.dtype), W.astype(flat.dtype),
-                             bptt_truncate=k)
+    return net.loss_and_grad(
+        flat, batch, Y.astype(flat.dtype), W.astype(flat.dtype), bptt_truncate=k
+    )
 
 
 @pytest.mark.parametrize("cell", ["elman", "lstm", "gru"])
 @pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize("return_sequences", [False, True])
-def test_truncation_at_or_beyond_length_equals_full_bptt(cell, bidirectional,
-                                                         return_sequences):
+def test_truncation_at_or_beyond_length_equals_full_bptt(
+    cell, bidirectional, return_sequences
+):
     net, flat, seqs, targets = problem(cell, bidirectional, return_sequences)
     full = loss_grad(net, flat, seqs, targets, k=None)
     for k in (7, 8, 100):
@@ -59,18 +70,21 @@ def test_seq_to_one_cuts_fall_at_each_sequences_last_k_steps():
 
 
 def test_batch_sizes_count_running_sequences():
-    np.testing.assert_array_equal(batch_sizes_from_lengths([5, 3, 3, 1], 5),
-                                  [4, 3, 3, 1, 1])
+    np.testing.assert_array_equal(
+        batch_sizes_from_lengths([5, 3, 3, 1], 5), [4, 3, 3, 1, 1]
+    )
 
 
 @pytest.mark.parametrize("cell", ["elman", "lstm", "gru"])
 @pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize("return_sequences", [False, True])
-def test_padding_and_batch_composition_change_nothing(cell, bidirectional,
-                                                      return_sequences):
+def test_padding_and_batch_composition_change_nothing(
+    cell, bidirectional, return_sequences
+):
     """A sequence gives the same outputs alone or padded inside any batch."""
-    net, flat, seqs, _ = problem(cell, bidirectional, return_sequences,
-                                 lengths=(3, 11, 6, 1, 6))
+    net, flat, seqs, _ = problem(
+        cell, bidirectional, return_sequences, lengths=(3, 11, 6, 1, 6)
+    )
     batch, order = make_batch(seqs)
     Z, _ = net.forward(flat, batch)
     for j, i in enumerate(order):
@@ -87,10 +101,13 @@ def test_padded_steps_receive_no_gradient(cell):
     w = np.array([1.0, 2.0, 0.5])
     steps = np.array([len(s) for s in seqs])
     _, g_batch = loss_grad(net, flat, seqs, targets, weights=w)
-    g_sum = sum(w[i] * steps[i] * loss_grad(net, flat, [seqs[i]], [targets[i]])[1]
-                for i in range(3))
-    np.testing.assert_allclose(g_batch, g_sum / np.sum(w * steps), rtol=1e-10,
-                               atol=1e-14)
+    g_sum = sum(
+        w[i] * steps[i] * loss_grad(net, flat, [seqs[i]], [targets[i]])[1]
+        for i in range(3)
+    )
+    np.testing.assert_allclose(
+        g_batch, g_sum / np.sum(w * steps), rtol=1e-10, atol=1e-14
+    )
 
 
 @pytest.mark.parametrize("cell", ["elman", "lstm", "gru"])
@@ -142,7 +159,9 @@ def test_truncated_seq_to_one_backward_memory_is_o_of_k(cell):
     X_bytes = batch.X.nbytes
 
     def run(k):
-        return _peak_bytes(lambda: net.loss_and_grad(flat, batch, Y, W, bptt_truncate=k))
+        return _peak_bytes(
+            lambda: net.loss_and_grad(flat, batch, Y, W, bptt_truncate=k)
+        )
 
     full, short = run(None), run(20)
     assert short - X_bytes < 0.15 * (full - X_bytes), (short, full)

@@ -16,34 +16,56 @@ from _reference import reference_loss, reference_outputs
 
 from sklearn_rnn._core._network import RecurrentNetwork
 
-CELLS = [("elman", "tanh"), ("elman", "relu"), ("elman", "logistic"),
-         ("lstm", "tanh"), ("gru", "tanh")]
+CELLS = [
+    ("elman", "tanh"),
+    ("elman", "relu"),
+    ("elman", "logistic"),
+    ("lstm", "tanh"),
+    ("gru", "tanh"),
+]
 LOSSES = ["softmax", "logistic", "squared_error"]
 LENGTHS = {"equal": [5, 5, 5], "variable": [6, 4, 2, 5]}
 N_FEATURES, N_OUT, K = 2, 3, 2
 
 
-def make_problem(cell, activation, layers, bidirectional, lengths, k,
-                 return_sequences, loss, seed=0):
+def make_problem(
+    cell, activation, layers, bidirectional, lengths, k, return_sequences, loss, seed=0
+):
     rng = np.random.RandomState(seed)
     hidden = (3, 4)[:layers]
-    net = RecurrentNetwork(cell, N_FEATURES, hidden, N_OUT, bidirectional, activation,
-                           return_sequences, loss)
+    net = RecurrentNetwork(
+        cell,
+        N_FEATURES,
+        hidden,
+        N_OUT,
+        bidirectional,
+        activation,
+        return_sequences,
+        loss,
+    )
     flat = net.init_params(rng)
     flat += 0.3 * rng.standard_normal(flat.size)  # nonzero biases, less symmetry
     seqs = [rng.standard_normal((n, N_FEATURES)) for n in lengths]
     shape = (lambda n: (n, N_OUT)) if return_sequences else (lambda n: (N_OUT,))
     if loss == "softmax":
-        targets = [np.eye(N_OUT)[rng.randint(N_OUT, size=shape(n)[:-1] or None)]
-                   for n in lengths]
+        targets = [
+            np.eye(N_OUT)[rng.randint(N_OUT, size=shape(n)[:-1] or None)]
+            for n in lengths
+        ]
     elif loss == "logistic":
         targets = [rng.randint(2, size=shape(n)).astype(float) for n in lengths]
     else:
         targets = [rng.standard_normal(shape(n)) for n in lengths]
     weights = rng.uniform(0.5, 2.0, len(lengths))
-    spec = dict(cell=cell, activation=activation, hidden=hidden,
-                bidirectional=bidirectional, return_sequences=return_sequences,
-                k=k, loss=loss)
+    spec = dict(
+        cell=cell,
+        activation=activation,
+        hidden=hidden,
+        bidirectional=bidirectional,
+        return_sequences=return_sequences,
+        k=k,
+        loss=loss,
+    )
     return net, flat, seqs, targets, weights, spec
 
 
@@ -59,8 +81,10 @@ def reference_fn(net, flat, seqs, targets, weights, alpha, spec):
     reference_loss(spec, base, seqs, targets, weights, alpha, frozen)  # record cuts
 
     def f(theta):
-        return reference_loss(spec, net.layout.views(theta), seqs, targets, weights,
-                              alpha, frozen)
+        return reference_loss(
+            spec, net.layout.views(theta), seqs, targets, weights, alpha, frozen
+        )
+
     return f
 
 
@@ -77,24 +101,34 @@ def directional_errors(net, flat, grad, f, rng, eps=1e-5):
         v[sl] = rng.standard_normal(sl.stop - sl.start)
         numeric = (f(flat + eps * v) - f(flat - eps * v)) / (2 * eps)
         analytic = grad @ v
-        scale = max(abs(numeric), abs(analytic),
-                    1e-2 * np.linalg.norm(grad[sl]) * np.linalg.norm(v), 1e-10)
+        scale = max(
+            abs(numeric),
+            abs(analytic),
+            1e-2 * np.linalg.norm(grad[sl]) * np.linalg.norm(v),
+            1e-10,
+        )
         errors[name] = abs(numeric - analytic) / scale
     return errors
 
 
-GRID = list(itertools.product(CELLS, [1, 2], [False, True], LENGTHS, [None, K],
-                              [False, True], LOSSES))
+GRID = list(
+    itertools.product(
+        CELLS, [1, 2], [False, True], LENGTHS, [None, K], [False, True], LOSSES
+    )
+)
 
 
 @pytest.mark.parametrize(
-    "cell_act, layers, bidirectional, lengths, k, return_sequences, loss", GRID,
+    "cell_act, layers, bidirectional, lengths, k, return_sequences, loss",
+    GRID,
     ids=["-".join(map(str, p)) for p in GRID],
 )
-def test_gradient_matches_finite_differences(cell_act, layers, bidirectional, lengths,
-                                             k, return_sequences, loss):
+def test_gradient_matches_finite_differences(
+    cell_act, layers, bidirectional, lengths, k, return_sequences, loss
+):
     net, flat, seqs, targets, weights, spec = make_problem(
-        *cell_act, layers, bidirectional, LENGTHS[lengths], k, return_sequences, loss)
+        *cell_act, layers, bidirectional, LENGTHS[lengths], k, return_sequences, loss
+    )
     alpha = 0.1
     loss_value, grad = engine_loss_grad(net, flat, seqs, targets, weights, alpha, k)
     f = reference_fn(net, flat, seqs, targets, weights, alpha, spec)
@@ -108,7 +142,8 @@ def test_gradient_matches_finite_differences(cell_act, layers, bidirectional, le
 def test_every_gradient_entry_matches(cell, activation, return_sequences):
     """Coordinate-wise check of the richest configuration."""
     net, flat, seqs, targets, weights, spec = make_problem(
-        cell, activation, 2, True, LENGTHS["variable"], K, return_sequences, "softmax")
+        cell, activation, 2, True, LENGTHS["variable"], K, return_sequences, "softmax"
+    )
     _, grad = engine_loss_grad(net, flat, seqs, targets, weights, 0.05, K)
     f = reference_fn(net, flat, seqs, targets, weights, 0.05, spec)
     eps = 1e-6
@@ -123,11 +158,19 @@ def test_every_gradient_entry_matches(cell, activation, return_sequences):
 @pytest.mark.parametrize("cell, activation", CELLS)
 @pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize("return_sequences", [False, True])
-def test_batched_forward_equals_stepwise_reference(cell, activation, bidirectional,
-                                                   return_sequences):
+def test_batched_forward_equals_stepwise_reference(
+    cell, activation, bidirectional, return_sequences
+):
     net, flat, seqs, _, _, spec = make_problem(
-        cell, activation, 2, bidirectional, LENGTHS["variable"], None,
-        return_sequences, "squared_error")
+        cell,
+        activation,
+        2,
+        bidirectional,
+        LENGTHS["variable"],
+        None,
+        return_sequences,
+        "squared_error",
+    )
     batch, order = make_batch(seqs)
     Z, _ = net.forward(flat, batch)
     P = net.layout.views(flat)

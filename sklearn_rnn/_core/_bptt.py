@@ -151,8 +151,14 @@ def forward_stack(cell, X, batch_sizes, layers, initial=None):
     for layer, directions in enumerate(layers):
         start = None if initial is None else initial[layer]
         layer_traces = [
-            forward_direction(cell, X, p, batch_sizes, reverse=d == 1,
-                              initial=start if d == 0 else None)
+            forward_direction(
+                cell,
+                X,
+                p,
+                batch_sizes,
+                reverse=d == 1,
+                initial=start if d == 0 else None,
+            )
             for d, p in enumerate(directions)
         ]
         inputs.append(X)
@@ -185,11 +191,17 @@ def backward_stack(cell, inputs, traces, d_top, layers, grads, batch_sizes, cuts
         for d, p in enumerate(directions):
             trace = traces[layer][d]
             dA_x, dA_h = backward_direction(
-                cell, trace, d_out[..., d * H : (d + 1) * H], p, batch_sizes,
-                reverse=d == 1, cuts=cuts[d],
+                cell,
+                trace,
+                d_out[..., d * H : (d + 1) * H],
+                p,
+                batch_sizes,
+                reverse=d == 1,
+                cuts=cuts[d],
             )
-            direction_param_grads(trace, inputs[layer], dA_x, dA_h, d == 1,
-                                  grads[layer][d])
+            direction_param_grads(
+                trace, inputs[layer], dA_x, dA_h, d == 1, grads[layer][d]
+            )
             if layer > 0:
                 G = dA_x.shape[2]
                 d_x = dA_x.reshape(-1, G) @ p.weight_ih

@@ -94,9 +94,17 @@ class RecurrentNetwork:
     loss : {"softmax", "logistic", "squared_error"}
     """
 
-    def __init__(self, cell, n_features, hidden_layer_sizes, n_outputs,
-                 bidirectional=False, activation="tanh", return_sequences=False,
-                 loss="squared_error"):
+    def __init__(
+        self,
+        cell,
+        n_features,
+        hidden_layer_sizes,
+        n_outputs,
+        bidirectional=False,
+        activation="tanh",
+        return_sequences=False,
+        loss="squared_error",
+    ):
         self.cell = make_cell(cell, activation)
         self.n_features = n_features
         self.hidden_layer_sizes = tuple(hidden_layer_sizes)
@@ -215,12 +223,25 @@ class RecurrentNetwork:
         d_features = dZ @ v["output.weight"]
         d_top = self._scatter_to_steps(d_features, batch)
         cuts = [
-            truncation_cuts(batch.lengths, batch.n_steps, bptt_truncate,
-                            self.return_sequences, reverse=d == 1)
+            truncation_cuts(
+                batch.lengths,
+                batch.n_steps,
+                bptt_truncate,
+                self.return_sequences,
+                reverse=d == 1,
+            )
             for d in range(self.n_directions)
         ]
-        backward_stack(self.cell, cache.inputs, cache.traces, d_top, self.layers(flat),
-                       self.layers(grad), batch.batch_sizes, cuts)
+        backward_stack(
+            self.cell,
+            cache.inputs,
+            cache.traces,
+            d_top,
+            self.layers(flat),
+            self.layers(grad),
+            batch.batch_sizes,
+            cuts,
+        )
 
     def _scatter_to_steps(self, d_features, batch):
         """Gradient at the top layer's per-step outputs, ``(T, B, D_top)``."""
@@ -250,8 +271,13 @@ class RecurrentNetwork:
         state = None
         for start in range(0, t0, k):
             stop = min(start + k, t0)
-            _, traces = forward_stack(self.cell, batch.X[start * B : stop * B],
-                                      batch.batch_sizes[start:stop], layers, state)
+            _, traces = forward_stack(
+                self.cell,
+                batch.X[start * B : stop * B],
+                batch.batch_sizes[start:stop],
+                layers,
+                state,
+            )
             state = [self._last_state(tr[0]) for tr in traces]
         rest = Batch(batch.X[t0 * B :], batch.lengths - t0, batch.batch_sizes[t0:])
         return rest, Y, state
