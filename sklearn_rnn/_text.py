@@ -179,7 +179,7 @@ class BagOfWordsSequencer(TransformerMixin, BaseEstimator, auto_wrap_output_keys
 
     Examples
     --------
-    >>> from sklearn_rnn._text import BagOfWordsSequencer
+    >>> from sklearn_rnn import BagOfWordsSequencer
     >>> docs = ["The cat sat.", "The dog sat down."]
     >>> sequencer = BagOfWordsSequencer().fit(docs)
     >>> sequencer.get_feature_names_out()

@@ -250,7 +250,8 @@ class RecurrentNetwork:
         T, B = batch.n_steps, batch.n_sequences
         d_top = np.zeros((T, B, d_features.shape[1]), d_features.dtype)
         H = self.hidden_layer_sizes[-1]
-        d_top[batch.lengths - 1, np.arange(B), :H] = d_features[:, :H]
+        rows = np.flatnonzero(batch.lengths > 0)  # an empty sequence is its h0
+        d_top[batch.lengths[rows] - 1, rows, :H] = d_features[rows, :H]
         if self.n_directions == 2:
             d_top[0, :, H:] = d_features[:, H:]
         return d_top
