@@ -45,11 +45,14 @@ class _Diverged(Exception):
 
 
 class BaseRNN(BaseEstimator, metaclass=ABCMeta):
-    """Base class for recurrent estimators; use RNNClassifier or RNNSequenceRegressor."""
+    """Base class of the recurrent estimators (RNNClassifier, RNNSequenceRegressor)."""
 
     _parameter_constraints: dict = {
         "cell": [StrOptions({"elman", "lstm", "gru"})],
-        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": [
+            "array-like",
+            Interval(Integral, 1, None, closed="left"),
+        ],
         "activation": [StrOptions({"tanh", "relu", "logistic"})],
         "bidirectional": ["boolean"],
         "return_sequences": ["boolean"],
@@ -59,7 +62,10 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
         "init": [StrOptions({"orthogonal", "glorot", "he"})],
         "solver": [StrOptions({"adam", "sgd", "lbfgs"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
-        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "batch_size": [
+            StrOptions({"auto"}),
+            Interval(Integral, 1, None, closed="left"),
+        ],
         "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "power_t": [Interval(Real, 0, None, closed="left")],
@@ -291,12 +297,13 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
                         f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
                         "reached and the optimization hasn't converged yet.",
                         ConvergenceWarning,
+                        stacklevel=3,
                     )
         except _Diverged as exc:
             self._params[...] = self._best_params
-            warnings.warn(str(exc), ConvergenceWarning)
+            warnings.warn(str(exc), ConvergenceWarning, stacklevel=3)
         except KeyboardInterrupt:
-            warnings.warn("Training interrupted by user.")
+            warnings.warn("Training interrupted by user.", UserWarning, stacklevel=3)
         if early_stopping:
             self._params[...] = self._best_params
 
@@ -340,7 +347,12 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
     def _train_step(self, batch, Y, W):
         """Loss and gradient on one batch, clipping, one optimizer update."""
         loss, grad = self._network.loss_and_grad(
-            self._params, batch, Y, W, alpha=self.alpha, bptt_truncate=self.bptt_truncate
+            self._params,
+            batch,
+            Y,
+            W,
+            alpha=self.alpha,
+            bptt_truncate=self.bptt_truncate,
         )
         if not (np.isfinite(loss) and np.isfinite(grad).all()):
             raise _Diverged(
@@ -413,7 +425,11 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
 
         result = scipy.optimize.minimize(
             fun, self._params.astype(np.float64), method="L-BFGS-B", jac=True,
-            options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol},
+            options={
+                "maxfun": self.max_fun,
+                "maxiter": self.max_iter,
+                "gtol": self.tol,
+            },
         )
         if np.all(np.isfinite(result.x)):
             self._params[...] = result.x
@@ -426,6 +442,7 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
                 f"L-BFGS failed to converge after {self.n_iter_} iterations: "
                 f"{result.message}. Increase max_iter or scale the data.",
                 ConvergenceWarning,
+                stacklevel=3,
             )
 
     # ---------------------------------------------------------------- batching
@@ -452,7 +469,8 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
     def _batch_targets(self, targets, weights, order, batch, dtype):
         """Targets and weights in the engine's layout for the rows ``order``."""
         if not self.return_sequences:
-            return targets[order].astype(dtype, copy=False), weights[order].astype(dtype)
+            targets = targets[order].astype(dtype, copy=False)
+            return targets, weights[order].astype(dtype)
         T, B = batch.n_steps, batch.n_sequences
         Y = np.zeros((T, B, self.n_outputs_), dtype)
         W = np.zeros((T, B), dtype)
@@ -504,7 +522,8 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
             ``output.weight`` and ``output.bias``. The arrays are copies.
         """
         check_is_fitted(self, "_params")
-        return {k: v.copy() for k, v in self._network.layout.views(self._params).items()}
+        views = self._network.layout.views(self._params)
+        return {name: view.copy() for name, view in views.items()}
 
     def set_weights(self, weights):
         """Set all parameters from a dict shaped as ``get_weights()`` returns.

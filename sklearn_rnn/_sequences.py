@@ -52,7 +52,8 @@ class Sequences:
 
     @property
     def is_sparse(self):
-        return isinstance(self.data, list) and len(self.data) and sp.issparse(self.data[0])
+        data = self.data
+        return isinstance(data, list) and len(data) and sp.issparse(data[0])
 
     def take(self, indices):
         """The sequences at ``indices``, as a new ``Sequences``."""
@@ -91,7 +92,7 @@ class Sequences:
         return X.reshape(-1, self.n_features)
 
     def _sparse_time_major(self, order, n_steps):
-        """Stack the CSR sequences so that step ``t`` of row ``j`` is row ``t*B + j``."""
+        """Stack the CSR sequences: step ``t`` of row ``j`` becomes row ``t*B + j``."""
         B = len(order)
         stacked = sp.vstack([self.data[i] for i in order], format="csr")
         lengths = self.lengths[order]
