@@ -92,7 +92,7 @@ class RNNSequenceRegressor(RegressorMixin, BaseRNN):
     ----------
     n_features_in_ : int
         Features per time step; for a 2-D X, the number of time steps.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Column names, when a 2-D X with string column names was given.
     n_outputs_ : int
         Number of outputs.

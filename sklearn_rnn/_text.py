@@ -171,7 +171,8 @@ class BagOfWordsSequencer(TransformerMixin, BaseEstimator, auto_wrap_output_keys
 
     A document without tokens (empty, or only stop words, or only punctuation
     for the word analyzer) becomes a matrix of shape ``(0, n_columns)``: a
-    sequence of length zero, which the recurrent estimators cannot read.
+    sequence of length zero, which the recurrent estimators read as their zero
+    initial state (the prediction then depends on the output bias only).
 
     The vocabulary is built from whole documents; ``max_len`` shortens only the
     output. Storage per document is ``O(n_tokens_i)``, never
