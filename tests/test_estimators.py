@@ -108,21 +108,32 @@ def test_variable_length_list_equals_each_sequence_alone_and_padding():
         np.testing.assert_allclose(shuffled, together[perm], rtol=1e-9, atol=1e-12)
 
 
-def test_hand_padded_3d_array_equals_list_when_padding_is_at_the_end_of_equal_rows():
-    """A ragged list and the same data padded by hand differ only by the padded
-    steps: with bptt over the true lengths, the list form ignores the padding."""
+@pytest.mark.parametrize("cell", ["elman", "lstm", "gru"])
+def test_list_equals_hand_padded_batch_read_at_each_true_last_step(cell):
+    """Lengths 3..60 padded by hand with zeros at the end: a per-step model with
+    the same weights, read at each sequence's true last step (masking by hand),
+    gives the predictions of the list form (masking done internally)."""
     rng = np.random.RandomState(2)
-    X = ragged(30, rng, 3, 10)
-    y = rng.standard_normal(30)
-    reg = RNNSequenceRegressor(**FAST).fit(X, y)
-    T = max(len(x) for x in X)
-    padded = np.zeros((30, T, 2))
+    X = ragged(40, rng)
+    y = rng.standard_normal(40)
+    reg = RNNSequenceRegressor(cell=cell, **FAST)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg.fit(X, y)
+    lengths = np.array([len(x) for x in X])
+    padded = np.zeros((40, lengths.max(), 2))
     for i, x in enumerate(X):
-        padded[i, T - len(x):] = x  # pre-padding with zeros, Keras-style
-    # Pre-padded zeros are *input* to a 3-D array; the list form has no padding.
+        padded[i, : len(x)] = x
+    per_step = RNNSequenceRegressor(cell=cell, return_sequences=True, **FAST)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        per_step.set_params(max_iter=1).fit(padded[:2], [np.zeros(lengths.max())] * 2)
+    per_step.set_weights(reg.get_weights())
+    outputs = np.asarray(per_step.predict(padded))  # (n_samples, T_max)
+    by_hand = outputs[np.arange(40), lengths - 1]
+    np.testing.assert_allclose(reg.predict(X), by_hand, rtol=1e-10, atol=1e-12)
+    # Reading the padded array as if every step were real gives other answers.
     assert not np.allclose(reg.predict(padded), reg.predict(X))
-    trimmed = [p[T - len(x):] for p, x in zip(padded, X, strict=True)]
-    np.testing.assert_allclose(reg.predict(trimmed), reg.predict(X), rtol=1e-12)
 
 
 def test_float32_input_trains_in_float32():
@@ -312,22 +323,23 @@ def test_set_weights_round_trip_and_initialises_partial_fit():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         reg.fit(X, y)
-    other = clone(reg).set_weights(reg.get_weights())
-    other.partial_fit(X[:0 + 30], y)  # continues from the given weights
-    fresh = clone(reg)
-    fresh.set_weights(reg.get_weights())
+    # Weights set on an unfitted estimator initialise it, but predicting still
+    # needs a fit or partial_fit (which validates X and fixes n_features_in_).
+    fresh = clone(reg).set_weights(reg.get_weights())
     with pytest.raises(NotFittedError):
         fresh.predict(X)
-    clone(reg).set_params(warm_start=True).set_weights(reg.get_weights())
-    reg2 = clone(reg).set_params(warm_start=True, max_iter=1)
-    reg2.set_weights(reg.get_weights())
-    reg3 = clone(reg).set_params(max_iter=1)
+    # partial_fit continues from the given weights: one step, not a restart.
+    fresh.partial_fit(X, y)
+    assert fresh.score(X, y) > clone(reg).partial_fit(X, y).score(X, y)
+    # warm_start fit from trained weights beats one epoch from scratch.
+    warm = clone(reg).set_params(warm_start=True, max_iter=1)
+    warm.set_weights(reg.get_weights())
+    cold = clone(reg).set_params(max_iter=1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        reg2.fit(X, y)
-        reg3.fit(X, y)
-    # warm start from trained weights beats one epoch from scratch
-    assert reg2.score(X, y) > reg3.score(X, y)
+        warm.fit(X, y)
+        cold.fit(X, y)
+    assert warm.score(X, y) > cold.score(X, y)
     bad = reg.get_weights()
     bad["weight_hh_l0"] = bad["weight_hh_l0"][:, :3]
     with pytest.raises(ValueError, match="weight_hh_l0"):
@@ -369,3 +381,46 @@ def test_same_random_state_gives_identical_models(cell, solver):
     for name in a:
         np.testing.assert_array_equal(a[name], b[name])
         np.testing.assert_array_equal(a[name], c[name])
+
+
+# ------------------------------------------------------ why gated cells exist
+def adding_problem(n, T, rng):
+    """Hochreiter & Schmidhuber's adding problem: the target is the sum of the two
+    values marked in the second feature, one in each half of the sequence."""
+    X = np.zeros((n, T, 2))
+    X[:, :, 0] = rng.uniform(0, 1, (n, T))
+    rows = np.arange(n)
+    first, second = rng.randint(0, T // 2, n), rng.randint(T // 2, T, n)
+    X[rows, first, 1] = X[rows, second, 1] = 1
+    return X, X[rows, first, 0] + X[rows, second, 0]
+
+
+@pytest.fixture(scope="module")
+def adding_T100():
+    rng = np.random.RandomState(0)
+    X_train, y_train = adding_problem(2000, 100, rng)
+    X_test, y_test = adding_problem(500, 100, rng)
+    trivial_mse = np.mean((y_test - y_train.mean()) ** 2)  # ~1/6
+    return X_train, y_train, X_test, y_test, trivial_mse
+
+
+@pytest.mark.parametrize(
+    "cell, max_iter, solves",
+    [("lstm", 20, True), ("gru", 12, True), ("elman", 10, False)],
+)
+def test_adding_problem_T100_needs_gated_cells(adding_T100, cell, max_iter, solves):
+    """The marked values sit up to 100 steps before the output. LSTM and GRU learn
+    to carry them through their gates; Elman's gradient from the output vanishes
+    long before reaching them, so it stays at the trivial predictor's error."""
+    X_train, y_train, X_test, y_test, trivial_mse = adding_T100
+    reg = RNNSequenceRegressor(cell=cell, hidden_layer_sizes=(32,), batch_size=50,
+                               learning_rate_init=0.01, clip_norm=1.0,
+                               max_iter=max_iter, tol=0, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg.fit(X_train, y_train)
+    mse = np.mean((reg.predict(X_test) - y_test) ** 2)
+    if solves:
+        assert mse < 0.05 * trivial_mse
+    else:
+        assert mse > 0.8 * trivial_mse
