@@ -100,6 +100,7 @@ FALLBACK_INVENTORIES = {
             for name in (
                 "base.BaseEstimator",
                 "compose.TransformedTargetRegressor",
+                "exceptions.ConvergenceWarning",
                 "feature_extraction.text.CountVectorizer",
                 "model_selection.GridSearchCV",
                 "model_selection.RandomizedSearchCV",
@@ -117,8 +118,10 @@ FALLBACK_INVENTORIES = {
                 f"modules/generated/sklearn.{name}.html#$",
             )
             for name in (
+                "datasets.load_digits",
                 "model_selection.cross_val_score",
                 "model_selection.cross_validate",
+                "model_selection.train_test_split",
                 "pipeline.make_pipeline",
             )
         ]
