@@ -171,8 +171,11 @@ class BagOfWordsSequencer(TransformerMixin, BaseEstimator, auto_wrap_output_keys
 
     A document without tokens (empty, or only stop words, or only punctuation
     for the word analyzer) becomes a matrix of shape ``(0, n_columns)``: a
-    sequence of length zero, which the recurrent estimators read as their zero
-    initial state (the prediction then depends on the output bias only).
+    sequence of length zero. The recurrent estimators accept it in ``fit`` and
+    ``predict`` and read it as their zero initial state, so every empty document
+    gets the same prediction, from the output layer's bias alone. To let a model
+    learn what an empty document means, map such documents to a placeholder word
+    before the sequencer.
 
     The vocabulary is built from whole documents; ``max_len`` shortens only the
     output. Storage per document is ``O(n_tokens_i)``, never
