@@ -1,0 +1,112 @@
+"""NumPy side of the benchmark: sklearn_rnn's engine and estimator.
+
+Started by ``bench_training.py`` with the thread count in the environment; reads
+one JSON request per line on stdin and answers one JSON line on stdout.  It never
+imports torch.
+"""
+
+import math
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _common import N_CLASSES, Case, EpochTimer, batch_slices, make_data, serve  # noqa: E402
+
+from sklearn_rnn import RNNClassifier  # noqa: E402
+from sklearn_rnn._core._bptt import Batch, batch_sizes_from_lengths  # noqa: E402
+from sklearn_rnn._core._network import RecurrentNetwork  # noqa: E402
+from sklearn_rnn._core._optimizers import AdamOptimizer  # noqa: E402
+
+
+class EngineCase:
+    """Network, Adam and prebuilt time-major batches for one case."""
+
+    def __init__(self, case):
+        B, T, D, H = case.size
+        self.case = case
+        self.X, self.y = make_data(case)
+        self.net = RecurrentNetwork(case.cell, D, (H,), N_CLASSES, loss="softmax")
+        self.params = self.net.init_params(np.random.default_rng(0), dtype=case.dtype)
+        self.adam = AdamOptimizer(self.params, 1e-3)
+        lengths = np.full(B, T)
+        sizes = batch_sizes_from_lengths(lengths, T)
+        self.batches = []
+        for rows in batch_slices(case):
+            X = self.X[rows].transpose(1, 0, 2)
+            X = np.ascontiguousarray(X).reshape(T * B, D)
+            Y = np.eye(N_CLASSES, dtype=case.dtype)[self.y[rows]]
+            W = np.ones(B, case.dtype)
+            self.batches.append((Batch(X, lengths, sizes), Y, W))
+
+    def train_epoch(self):
+        for batch, Y, W in self.batches:
+            _, grad = self.net.loss_and_grad(self.params, batch, Y, W)
+            self.adam.update_params(self.params, grad)
+
+    def infer_epoch(self):
+        for batch, _, _ in self.batches:
+            self.net.predict(self.params, batch)
+
+    def fit(self, n_epochs):
+        """End-to-end ``RNNClassifier.fit`` on the same data for ``n_epochs``."""
+        clf = RNNClassifier(
+            cell=self.case.cell,
+            hidden_layer_sizes=(self.case.size.H,),
+            batch_size=self.case.size.B,
+            max_iter=n_epochs,
+            alpha=0.0,
+            n_iter_no_change=10**6,
+            random_state=0,
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # ConvergenceWarning: max_iter is tiny
+            clf.fit(self.X, self.y)
+
+
+def gemm_seconds(m, k, n, dtype, repeats=10):
+    """Best time of ``(m, k) @ (k, n)`` over ``repeats`` runs."""
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((m, k)).astype(dtype)
+    B = rng.standard_normal((k, n)).astype(dtype)
+    C = np.matmul(A, B)
+    best = math.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        np.matmul(A, B, out=C)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+class Worker:
+    def __init__(self):
+        self.engines = {}
+        self.timer = EpochTimer(self.run)
+
+    def run(self, op, case, n_epochs):
+        if case.key() not in self.engines:
+            self.engines[case.key()] = EngineCase(case)
+        engine = self.engines[case.key()]
+        if op == "fit":
+            engine.fit(n_epochs)
+            return
+        epoch = engine.train_epoch if op == "train" else engine.infer_epoch
+        for _ in range(n_epochs):
+            epoch()
+
+    def handle(self, request):
+        if request["op"] == "gemm":
+            m, k, n = request["shape"]
+            seconds = gemm_seconds(m, k, n, request["dtype"])
+            return {"seconds": seconds, "gflops": 2 * m * k * n / seconds / 1e9}
+        case = Case.from_dict(request["case"])
+        return {"seconds": self.timer(request["op"], case, request["min_seconds"])}
+
+
+if __name__ == "__main__":
+    serve(Worker().handle)

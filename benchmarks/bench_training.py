@@ -1,0 +1,299 @@
+"""Training and inference speed of sklearn_rnn against PyTorch on CPU.
+
+For Elman, LSTM and GRU, float32 and float64, three sizes and 1 and 2 threads,
+this times one training epoch (forward, backward and an Adam update on each of a
+few batches) and one inference pass over the same batches, for sklearn_rnn's
+engine and for ``torch.nn.RNN/LSTM/GRU`` + ``nn.Linear`` + ``torch.optim.Adam``
+on the same model, data, batch size and thread count.  It also times the
+end-to-end ``RNNClassifier.fit`` per epoch on the same data, and one training
+step on long sequences (T=1000) with and without ``bptt_truncate=50``, with its
+peak memory.
+
+Each side runs in its own worker process (torch's OpenMP pool and OpenBLAS's
+pool starve each other on a small machine when they share a process), started
+with ``OMP_NUM_THREADS`` / ``OPENBLAS_NUM_THREADS`` / ``MKL_NUM_THREADS`` set to
+the thread count.  Requests alternate between the two workers case by case, and
+the repeats reverse the order, so slow drifts of the machine hit both sides;
+tables show medians.
+
+Usage::
+
+    python benchmarks/bench_training.py            # full run, about 10 minutes
+    python benchmarks/bench_training.py --quick    # smoke run, under a minute
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from datetime import date
+from importlib.metadata import version
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from _common import CELLS, DTYPES, QUICK_SIZES, SIZES, Case, matmul_flops  # noqa: E402
+
+N_BATCHES = 4  # batches per epoch
+GEMM_N = 1024  # square GEMM that measures the BLAS rate
+PAUSE = 0.05  # seconds between requests, so the idle pool's threads go to sleep
+FIT_LIMIT = 1.15  # end-to-end fit per epoch within 15% of the engine's
+LONG_T, LONG_TRUNCATE = 1000, 50
+
+
+def training_target(case):
+    """Target of ours / torch for one training epoch at 2 threads."""
+    if case.cell == "lstm" and case.dtype == "float32":
+        return 1.0  # torch runs oneDNN's fused LSTM there
+    return 0.8
+
+
+INFERENCE_TARGET = 1.0
+FLOOR_TARGET = 0.6  # fraction of the GEMM floor, at the two larger sizes
+
+
+def thread_env(threads):
+    env = dict(os.environ)
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[name] = str(threads)
+    return env
+
+
+class WorkerProcess:
+    """One benchmark side in its own process, spoken to in JSON lines."""
+
+    def __init__(self, script, threads):
+        self.proc = subprocess.Popen(
+            [sys.executable, str(HERE / script)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=thread_env(threads),
+            text=True,
+        )
+
+    def request(self, **request):
+        time.sleep(PAUSE)
+        self.proc.stdin.write(json.dumps(request) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"benchmark worker died on {request}")
+        return json.loads(line)
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait()
+
+
+def progress(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+def run_side_by_side(cases, threads, args, times, rates):
+    """Fill ``times[(side, op, case, threads)]`` with one entry per repeat."""
+    ours = WorkerProcess("_worker_numpy.py", threads)
+    theirs = WorkerProcess("_worker_torch.py", threads)
+    try:
+        for dtype in DTYPES:
+            shape = [GEMM_N] * 3
+            rates[threads, dtype] = ours.request(op="gemm", shape=shape, dtype=dtype)[
+                "gflops"
+            ]
+        sides = [("ours", ours), ("torch", theirs)]
+        for repeat in range(args.repeats):
+            progress(f"  {threads} thread(s), repeat {repeat + 1}/{args.repeats}")
+            for case in cases:
+                for op in ("train", "infer"):
+                    for side, worker in sides:
+                        reply = worker.request(
+                            op=op, case=case.to_dict(), min_seconds=args.min_seconds
+                        )
+                        times[side, op, case, threads].append(reply["seconds"])
+                if threads in args.fit_threads:
+                    reply = ours.request(
+                        op="fit", case=case.to_dict(), min_seconds=args.min_seconds
+                    )
+                    times["ours", "fit", case, threads].append(reply["seconds"])
+            sides.reverse()
+    finally:
+        ours.close()
+        theirs.close()
+
+
+def run_long_sequences(cells, lengths, threads):
+    """One fresh process per case, so each peak-memory figure stands alone."""
+    rows = []
+    for cell in cells:
+        for T in lengths:
+            for truncate in (0, LONG_TRUNCATE):
+                out = subprocess.run(
+                    [sys.executable, str(HERE / "_long_sequence.py"), cell, str(T),
+                     str(truncate)],
+                    env=thread_env(threads),
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                rows.append((cell, T, truncate, json.loads(out.stdout)))
+    return rows
+
+
+def verdict(value, limit, higher_is_better=False):
+    ok = value >= limit if higher_is_better else value <= limit
+    return "ok" if ok else "MISS"
+
+
+def table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def training_table(cases, thread_counts, times, rates):
+    header = ["cell", "dtype", "size", "thr", "ours ms", "torch ms", "ours/torch",
+              "target", "GEMM floor", "floor target"]
+    rows = []
+    for case in cases:
+        for threads in thread_counts:
+            ours = statistics.median(times["ours", "train", case, threads])
+            theirs = statistics.median(times["torch", "train", case, threads])
+            ratio = ours / theirs
+            floor = matmul_flops(case) / (rates[threads, case.dtype] * 1e9) / ours
+            target = floor_target = ""
+            if threads == 2:
+                limit = training_target(case)
+                target = f"<= {limit} {verdict(ratio, limit)}"
+                if case.size != SIZES[0]:
+                    floor_target = f">= 60% {verdict(floor, FLOOR_TARGET, True)}"
+            rows.append([case.cell, case.dtype, case.size, threads,
+                         f"{ours * 1e3:.1f}", f"{theirs * 1e3:.1f}", f"{ratio:.2f}",
+                         target, f"{floor:.0%}", floor_target])
+    return table(header, rows)
+
+
+def inference_table(cases, thread_counts, times, rates):
+    header = ["cell", "dtype", "size", "thr", "ours ms", "torch ms", "ours/torch",
+              "target", "GEMM floor"]
+    rows = []
+    for case in cases:
+        for threads in thread_counts:
+            ours = statistics.median(times["ours", "infer", case, threads])
+            theirs = statistics.median(times["torch", "infer", case, threads])
+            ratio = ours / theirs
+            flops = matmul_flops(case, training=False)
+            floor = flops / (rates[threads, case.dtype] * 1e9) / ours
+            rows.append([case.cell, case.dtype, case.size, threads,
+                         f"{ours * 1e3:.1f}", f"{theirs * 1e3:.1f}", f"{ratio:.2f}",
+                         f"<= 1.0 {verdict(ratio, INFERENCE_TARGET)}", f"{floor:.0%}"])
+    return table(header, rows)
+
+
+def fit_table(cases, thread_counts, times):
+    header = ["cell", "dtype", "size", "thr", "engine ms/epoch", "fit ms/epoch",
+              "fit/engine", "target"]
+    rows = []
+    for case in cases:
+        for threads in thread_counts:
+            engine = statistics.median(times["ours", "train", case, threads])
+            fit = statistics.median(times["ours", "fit", case, threads])
+            rows.append([case.cell, case.dtype, case.size, threads,
+                         f"{engine * 1e3:.1f}", f"{fit * 1e3:.1f}",
+                         f"{fit / engine:.2f}",
+                         f"<= {FIT_LIMIT} {verdict(fit / engine, FIT_LIMIT)}"])
+    return table(header, rows)
+
+
+def long_table(rows):
+    header = ["cell", "T", "bptt_truncate", "s/step", "peak MB (tracemalloc)",
+              "max RSS MB"]
+    return table(header, [
+        [cell, T, truncate or "None", f"{r['seconds']:.2f}", f"{r['peak_mb']:.1f}",
+         f"{r['maxrss_mb']:.0f}"]
+        for cell, T, truncate, r in rows
+    ])
+
+
+def machine_facts(rates):
+    import numpy as np
+
+    blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+    cpu = next(
+        (line.split(":", 1)[1].strip()
+         for line in Path("/proc/cpuinfo").read_text().splitlines()
+         if line.startswith("model name")),
+        platform.processor(),
+    )
+    gemm = ", ".join(
+        f"{dtype} {threads} thr {rate:.0f}" for (threads, dtype), rate in
+        sorted(rates.items())
+    )
+    return "\n".join([
+        f"- date: {date.today().isoformat()}",
+        f"- CPU: {cpu}, {os.cpu_count()} cores",
+        f"- BLAS: {blas['name']} {blas['version']} "
+        f"({blas.get('openblas configuration', '').split()[0:5]})",
+        f"- numpy {np.__version__}, torch {version('torch')}, "
+        f"Python {platform.python_version()}",
+        f"- measured GEMM rate ({GEMM_N}^3, GFLOP/s): {gemm}",
+    ])
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: two small sizes, one repeat, short timings")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument("--cells", nargs="+", default=list(CELLS), choices=CELLS)
+    parser.add_argument("--dtypes", nargs="+", default=list(DTYPES), choices=DTYPES)
+    parser.add_argument("--skip-long", action="store_true",
+                        help="skip the long-sequence case")
+    args = parser.parse_args()
+    if args.repeats is None:
+        args.repeats = 1 if args.quick else 3
+    args.min_seconds = 0.05 if args.quick else 0.3
+    args.sizes = QUICK_SIZES if args.quick else SIZES
+    args.fit_threads = [max(args.threads)]
+    args.long_lengths = [200] if args.quick else [LONG_T // 2, LONG_T]
+    args.long_cells = ["lstm"] if args.quick else list(CELLS)
+    return args
+
+
+def main():
+    args = parse_args()
+    cases = [Case(cell, dtype, size, N_BATCHES) for cell in args.cells
+             for dtype in args.dtypes for size in args.sizes]
+    times, rates = defaultdict(list), {}
+    start = time.perf_counter()
+    for threads in args.threads:
+        progress(f"side by side with {threads} thread(s)")
+        run_side_by_side(cases, threads, args, times, rates)
+    long_rows = []
+    if not args.skip_long:
+        progress("long sequences")
+        long_rows = run_long_sequences(args.long_cells, args.long_lengths,
+                                       max(args.threads))
+    print(machine_facts(rates))
+    print(f"- command: python benchmarks/bench_training.py {' '.join(sys.argv[1:])}")
+    print(f"- run time: {time.perf_counter() - start:.0f} s; "
+          f"{N_BATCHES} batches per epoch; median of {args.repeats} repeats")
+    print("\n### Training: one epoch (forward + backward + Adam)\n")
+    print(training_table(cases, args.threads, times, rates))
+    print("\n### Inference: one pass over the same batches\n")
+    print(inference_table(cases, args.threads, times, rates))
+    print("\n### End-to-end `RNNClassifier.fit` against the engine alone\n")
+    print(fit_table(cases, args.fit_threads, times))
+    if long_rows:
+        print(f"\n### Long sequences: one training step, sequence-to-one, B=32, D=32, "
+              f"H=128, float64, {max(args.threads)} threads\n")
+        print(long_table(long_rows))
+
+
+if __name__ == "__main__":
+    main()
