@@ -14,7 +14,7 @@ import pytest
 from _corpus import load_rotten_tomatoes, requires_rotten_tomatoes
 from scipy.special import expit
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_split
 from sklearn.pipeline import make_pipeline
@@ -225,20 +225,21 @@ def corpus_search(corpus_split):
 def test_grid_search_n_jobs_2_tunes_the_pipeline_on_real_text(
     corpus_split, corpus_search
 ):
-    _, docs_test, y_train, y_test = corpus_split
+    docs_train, docs_test, y_train, y_test = corpus_split
     search = corpus_search
-    assert set(search.best_params_) == set(GRID)
     assert len(search.cv_results_["params"]) == 8
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
     tuned = search.best_estimator_
-    assert (
-        tuned.get_params()["rnnclassifier__bptt_truncate"]
-        == (search.best_params_["rnnclassifier__bptt_truncate"])
-    )
+    assert {name: tuned.get_params()[name] for name in GRID} == search.best_params_
+    assert set(tuned.classes_) == {"fresh", "rotten"}
     majority = np.mean(y_test == "fresh")
     assert majority > 0.55
-    assert tuned.score(docs_test, y_test) > majority + 0.06
-    assert set(tuned.classes_) == {"fresh", "rotten"}
+    # On this split: tuned RNN 0.687, TF-IDF + LogisticRegression 0.690.
+    baseline = make_pipeline(TfidfVectorizer(), LogisticRegression())
+    baseline.fit(docs_train, y_train)
+    accuracy = tuned.score(docs_test, y_test)
+    assert accuracy > majority + 0.06
+    assert accuracy > baseline.score(docs_test, y_test) - 0.04
 
 
 @requires_rotten_tomatoes
