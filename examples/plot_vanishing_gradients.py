@@ -40,7 +40,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_rnn import RNNSequenceRegressor
-from sklearn_rnn._core._bptt import Batch, backward_direction, batch_sizes_from_lengths
+from sklearn_rnn._core._bptt import Batch, batch_sizes_from_lengths
 from sklearn_rnn._core._network import RecurrentNetwork
 
 CELLS = ("elman", "lstm", "gru")
@@ -67,44 +67,48 @@ print("target :", round(float(y_demo[0]), 2))
 # %%
 # Measuring the gradient that reaches each step
 # ---------------------------------------------
-# The engine in ``sklearn_rnn._core`` exposes the pieces of backpropagation
-# through time. ``RecurrentNetwork.forward`` runs the network and keeps the
-# trace of every step; ``backward_direction`` walks the steps in reverse and
-# returns ``dA``, the gradient of the loss with respect to each step's gate
-# pre-activations ``a_t = W_ih x_t + W_hh h_{t-1} + b``. The input ``x_t``
-# enters the network only through ``a_t``, so the chain rule gives the gradient
-# with respect to the input at step ``t`` as ``dA[t] @ W_ih``: one matrix
-# product on top of the real backward pass. Its norm says how much a change of
-# the input at step ``t`` would change the loss, which is exactly what training
-# needs to learn from step ``t``.
+# The engine in ``sklearn_rnn._core`` computes the loss and its exact gradient
+# with respect to every weight by backpropagation through time
+# (``RecurrentNetwork.loss_and_grad``, the call the estimators train with).
+# To read from it the gradient *at each time step*, we use a small trick: we
+# append ``T`` indicator features to the input, feature ``s`` being 1 at step
+# ``s`` and 0 elsewhere, and give them zero input weights. The network computes
+# exactly what it computed before, but the gradient of the weight column of
+# indicator ``s`` is now ``dLoss/da_s``, the gradient reaching the gate
+# pre-activations ``a_s = W_ih x_s + W_hh h_{s-1} + b`` at step ``s``. The input
+# ``x_s`` enters the network only through ``a_s``, so the chain rule gives the
+# gradient with respect to the input at step ``s`` as ``W_ih^T dLoss/da_s``.
+# Its norm says how much a change of the input at step ``s`` would change the
+# loss, which is exactly what training needs in order to learn from step
+# ``s``.
 #
-# The helper takes weights in the layout of ``get_weights()``, so it works on
-# a fresh network and on a fitted estimator alike.
+# The helper takes weights in the layout of ``get_weights()`` (PyTorch's
+# names), so it works on a fresh network and on a fitted estimator alike.
 
 
 def input_gradient_norms(cell, weights, X, y):
-    """Mean norm of dLoss/dx_t over sequences, for every step t."""
+    """Mean over sequences of ||dLoss/dx_t||, for every step t."""
     n_sequences, n_steps, n_features = X.shape
     hidden = weights["weight_hh_l0"].shape[1]
-    network = RecurrentNetwork(cell, n_features, (hidden,), n_outputs=1)
+    network = RecurrentNetwork(cell, n_features + n_steps, (hidden,), n_outputs=1)
     flat = np.zeros(network.layout.size)
     for name, view in network.layout.views(flat).items():
-        view[...] = weights[name]
-    # The engine is time-major: row t * B + b holds step t of sequence b.
-    X_time_major = X.transpose(1, 0, 2).reshape(n_steps * n_sequences, n_features)
-    lengths = np.full(n_sequences, n_steps)
-    batch = Batch(X_time_major.astype(np.float64), lengths,
-                  batch_sizes_from_lengths(lengths, n_steps))
-    prediction, cache = network.forward(flat, batch)
-    # Squared error 0.5 * (prediction - y)**2, read at the last step only.
-    d_prediction = prediction - y[:, None]
-    d_hidden = np.zeros((n_steps, n_sequences, hidden))
-    d_hidden[-1] = d_prediction @ weights["output.weight"]
-    layer = network.layers(flat)[0][0]
-    dA, _ = backward_direction(network.cell, cache.traces[0][0], d_hidden, layer,
-                               batch.batch_sizes, reverse=False, cuts={})
-    d_inputs = dA @ layer.weight_ih
-    return np.linalg.norm(d_inputs, axis=2).mean(axis=1)
+        value = weights[name]
+        view[..., : value.shape[-1]] = value  # the indicators' weights stay 0
+    indicators = np.eye(n_steps)
+    lengths = np.array([n_steps])
+    norms = np.zeros(n_steps)
+    for sequence, target in zip(X, y, strict=True):
+        # A batch of one sequence: rows are time steps.
+        batch = Batch(np.hstack([sequence, indicators]), lengths,
+                      batch_sizes_from_lengths(lengths, n_steps))
+        # Loss: squared error 0.5 * (prediction - target)**2 at the last step.
+        _, grad = network.loss_and_grad(flat, batch, np.array([[target]]),
+                                        np.ones(1))
+        d_pre_activations = network.layout.views(grad)["weight_ih_l0"][:, n_features:]
+        d_inputs = weights["weight_ih_l0"].T @ d_pre_activations  # (features, T)
+        norms += np.linalg.norm(d_inputs, axis=0)
+    return norms / n_sequences
 
 
 # %%
@@ -152,14 +156,15 @@ for n_steps in lengths_to_try:
 # orthogonal recurrent weights, zero biases except the LSTM forget gate's, set
 # to 1) with that of the network trained above. Each profile is divided by its
 # value at the last step, so it reads as "the fraction of the gradient arriving
-# at the end that survives down to step t".
+# at the end that survives down to step t". We average over 100 test sequences.
+X_probe, y_probe = X_test[:100], y_test[:100]
 init_profiles, trained_profiles = {}, {}
 for cell in CELLS:
     network = RecurrentNetwork(cell, 2, (hidden,), n_outputs=1)
     fresh = network.layout.views(network.init_params(np.random.RandomState(0)))
-    init_profiles[cell] = input_gradient_norms(cell, fresh, X_test, y_test)
+    init_profiles[cell] = input_gradient_norms(cell, fresh, X_probe, y_probe)
     trained_profiles[cell] = input_gradient_norms(
-        cell, trained[cell].get_weights(), X_test, y_test
+        cell, trained[cell].get_weights(), X_probe, y_probe
     )
     before = init_profiles[cell][0] / init_profiles[cell][-1]
     after = trained_profiles[cell][0] / trained_profiles[cell][-1]
