@@ -58,12 +58,26 @@ class LayerParams(NamedTuple):
 
 
 def input_projection(cell, X, p, n_steps):
-    """``x_t W_ih^T + b_ih`` (plus ``b_hh`` where the cell allows) for all steps."""
+    """``x_t W_ih^T + b_ih`` (plus ``b_hh`` where the cell allows) for all steps,
+    gate-major ``(T, G, B, H)``."""
     proj = np.asarray(X @ p.weight_ih.T)
     proj += p.bias_ih
     folded = cell.folded_bias_gates * p.weight_hh.shape[1]
     proj[:, :folded] += p.bias_hh[:folded]
-    return proj.reshape(n_steps, -1, proj.shape[1])
+    return gate_major(proj, n_steps, cell.n_gates)
+
+
+def gate_major(A, n_steps, n_gates):
+    """``(T * B, G * H)`` rows, gates side by side, as a ``(T, G, B, H)`` copy."""
+    TB, GH = A.shape
+    blocks = A.reshape(n_steps, TB // n_steps, n_gates, GH // n_gates)
+    return np.ascontiguousarray(blocks.transpose(0, 2, 1, 3))
+
+
+def gates_side_by_side(A):
+    """Inverse of ``gate_major``: ``(T, G, B, H)`` as ``(T * B, G * H)`` rows."""
+    T, G, B, H = A.shape
+    return np.ascontiguousarray(A.transpose(0, 2, 1, 3)).reshape(T * B, G * H)
 
 
 def state_indices(t, reverse):
@@ -85,7 +99,7 @@ def forward_direction(cell, X, p, batch_sizes, reverse=False, initial=None):
     """
     n_steps = len(batch_sizes)
     proj = input_projection(cell, X, p, n_steps)
-    trace = cell.allocate(n_steps, proj.shape[1], p.weight_hh.shape[1], proj.dtype)
+    trace = cell.allocate(n_steps, proj.shape[2], p.weight_hh.shape[1], proj.dtype)
     if initial is not None:
         trace.h[0] = initial[0]
         if cell.has_cell_state:
@@ -96,10 +110,11 @@ def forward_direction(cell, X, p, batch_sizes, reverse=False, initial=None):
         for t in step_order(n_steps, reverse):
             prev, cur = state_indices(t, reverse)
             n = block_sizes[t]
-            a_x = proj[t, rows][:n]
+            a_x = proj[t, :, rows][:, :n]
             cell.forward_step(block, t, n, prev, cur, a_x, p.weight_hh, p.bias_hh)
 
-    for_row_blocks(forward_rows, batch_sizes, proj.shape[2])
+    G, _, H = proj.shape[1:]
+    for_row_blocks(forward_rows, batch_sizes, G * H)
     return trace
 
 
@@ -112,10 +127,10 @@ def backward_direction(cell, trace, d_out, p, batch_sizes, reverse, cuts):
     """Gradients of the gate pre-activations for one direction of one layer.
 
     ``d_out`` (T, B, H) is the gradient of the loss with respect to the
-    direction's outputs.  Returns ``(dA_x, dA_h)``, each ``(T, B, G)``.
+    direction's outputs.  Returns ``(dA_x, dA_h)``, each ``(T, G, B, H)``.
     """
     n_steps, B, H = d_out.shape
-    dA_x = np.zeros((n_steps, B, cell.n_gates * H), d_out.dtype)
+    dA_x = np.zeros((n_steps, cell.n_gates, B, H), d_out.dtype)
     separate_dA_h = cell.folded_bias_gates < cell.n_gates
     dA_h = np.zeros_like(dA_x) if separate_dA_h else dA_x
 
@@ -124,13 +139,14 @@ def backward_direction(cell, trace, d_out, p, batch_sizes, reverse, cuts):
         block_cuts = cuts_within(cuts, rows, B)
         dh = np.zeros_like(d_out[0, rows])
         dc = np.zeros_like(dh) if cell.has_cell_state else None
-        dA_x_rows, dA_h_rows = dA_x[:, rows], dA_h[:, rows]
+        dA_x_rows, dA_h_rows = dA_x[..., rows, :], dA_h[..., rows, :]
         for t in step_order(n_steps, reverse, backward=True):
             prev, cur = state_indices(t, reverse)
             n = block_sizes[t]
             dh[:n] += d_out[t, rows][:n]
+            dc_n = None if dc is None else dc[:n]
             cell.backward_step(
-                block, t, n, prev, cur, dh, dc, p.weight_hh, dA_x_rows, dA_h_rows
+                block, t, n, prev, cur, dh[:n], dc_n, p.weight_hh, dA_x_rows, dA_h_rows
             )
             cut = block_cuts.get(t)
             if cut is not None:
@@ -138,23 +154,22 @@ def backward_direction(cell, trace, d_out, p, batch_sizes, reverse, cuts):
                 if dc is not None:
                     dc[cut] = 0.0
 
-    for_row_blocks(backward_rows, batch_sizes, dA_x.shape[2])
+    for_row_blocks(backward_rows, batch_sizes, cell.n_gates * H)
     return dA_x, dA_h
 
 
 def direction_param_grads(trace, X, dA_x, dA_h, reverse, g):
     """Accumulate the weight and bias gradients of one direction into views ``g``.
 
-    One GEMM per weight matrix over all steps; padded rows carry zero gradient.
+    ``dA_x`` and ``dA_h`` come as ``(T * B, G * H)`` rows.  One GEMM per weight
+    matrix over all steps; padded rows carry zero gradient.
     """
-    n_steps, B, G = dA_x.shape
-    dA_x2 = dA_x.reshape(n_steps * B, G)
-    dA_h2 = dA_h.reshape(n_steps * B, G)
+    H = trace.h.shape[-1]
     h_prev = trace.h[1:] if reverse else trace.h[:-1]
-    g.weight_hh[...] += dA_h2.T @ h_prev.reshape(n_steps * B, -1)
-    g.weight_ih[...] += np.asarray((X.T @ dA_x2).T)
-    g.bias_ih[...] += dA_x2.sum(axis=0)
-    g.bias_hh[...] += dA_h2.sum(axis=0)
+    g.weight_hh[...] += dA_h.T @ h_prev.reshape(-1, H)
+    g.weight_ih[...] += np.asarray((X.T @ dA_x).T)
+    g.bias_ih[...] += dA_x.sum(axis=0)
+    g.bias_hh[...] += dA_h.sum(axis=0)
 
 
 def forward_stack(cell, X, batch_sizes, layers, initial=None):
@@ -218,12 +233,13 @@ def backward_stack(cell, inputs, traces, d_top, layers, grads, batch_sizes, cuts
                 reverse=d == 1,
                 cuts=cuts[d],
             )
+            dA_x_rows = gates_side_by_side(dA_x)
+            dA_h_rows = dA_x_rows if dA_h is dA_x else gates_side_by_side(dA_h)
             direction_param_grads(
-                trace, inputs[layer], dA_x, dA_h, d == 1, grads[layer][d]
+                trace, inputs[layer], dA_x_rows, dA_h_rows, d == 1, grads[layer][d]
             )
             if layer > 0:
-                G = dA_x.shape[2]
-                d_x = dA_x.reshape(-1, G) @ p.weight_ih
+                d_x = dA_x_rows @ p.weight_ih
                 d_in = d_x if d_in is None else d_in + d_x
         if layer > 0:
             d_out = d_in.reshape(d_top.shape[0], d_top.shape[1], -1)
@@ -275,8 +291,9 @@ def row_blocks(batch_sizes, n_blocks):
 
 
 def rows_of(trace, rows):
-    """The same trace restricted to a block of rows (views, batch on axis 1)."""
-    return type(trace)(*(a[:, rows] for a in trace))
+    """The same trace restricted to a block of rows (views; the batch axis is the
+    second-to-last of every trace array)."""
+    return type(trace)(*(a[..., rows, :] for a in trace))
 
 
 def cuts_within(cuts, rows, n_rows):

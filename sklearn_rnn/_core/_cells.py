@@ -1,11 +1,18 @@
 """Recurrent cells: one time step forward and backward, in PyTorch's conventions.
 
 Each cell owns a *trace*, a named tuple of arrays that covers the whole sequence,
-allocated once per layer and direction, the batch on axis 1 of every array (so a
-block of rows of a trace is a trace too).  ``h`` and ``c`` hold ``T + 1`` states: the
-initial state and one per step.  A forward-direction step ``t`` reads state ``t``
-and writes state ``t + 1``; a reverse-direction step reads ``t + 1`` and writes
-``t``.  The time loop (``_bptt.py``) passes those two indices as ``prev`` and ``cur``.
+allocated once per layer and direction, the batch on the second-to-last axis of
+every array (so a block of rows of a trace is a trace too).  ``h`` and ``c`` hold
+``T + 1`` states: the initial state and one per step.  A forward-direction step
+``t`` reads state ``t`` and writes state ``t + 1``; a reverse-direction step reads
+``t + 1`` and writes ``t``.  The time loop (``_bptt.py``) passes those two indices
+as ``prev`` and ``cur``.
+
+Gates are stored *gate-major*: ``gates[t]`` is ``(G, B, H)``, so each gate of a
+step is one contiguous ``(B, H)`` block.  NumPy runs elementwise operations on
+contiguous blocks 3 to 5x faster than on the column slices of a ``(B, G * H)``
+matrix (its iterator buffers strided 2-D operands), which outweighs the cost of
+running the recurrent product as ``G`` stacked GEMMs instead of one.
 
 Only the first ``n`` rows of the batch are active at a step: batches are sorted by
 length, longest first, so the rows still inside their sequence form a prefix
@@ -13,11 +20,12 @@ length, longest first, so the rows still inside their sequence form a prefix
 last state, rows not yet started (reverse direction) keep the zero initial state.
 
 The input projection ``x_t W_ih^T + b_ih`` is computed for all steps before the
-loop; a step receives its slice as ``a_x`` and may overwrite it.  Backward steps
-write the gradient of the gate pre-activations into ``dA_x`` (for ``W_ih``, ``b_ih``)
-and ``dA_h`` (for ``W_hh``, ``b_hh``; a separate array only for the GRU, whose
-reset gate multiplies the recurrent product), and turn ``dh`` (and ``dc``) from the
-gradient at the step's output into the gradient at its input state.
+loop; a step receives its ``(G, n, H)`` slice as ``a_x``.  Backward steps write
+the gradient of the gate pre-activations, also ``(G, n, H)`` per step, into
+``dA_x`` (for ``W_ih``, ``b_ih``) and ``dA_h`` (for ``W_hh``, ``b_hh``; a separate
+array only for the GRU, whose reset gate multiplies the recurrent product), and
+turn ``dh`` (and ``dc``) from the gradient at the step's output into the gradient
+at its input state.
 """
 
 from typing import NamedTuple
@@ -41,21 +49,29 @@ class ElmanTrace(NamedTuple):
 class LSTMTrace(NamedTuple):
     h: np.ndarray  # (T + 1, B, H) hidden states
     c: np.ndarray  # (T + 1, B, H) cell states
-    gates: np.ndarray  # (T, B, 4H) activated gates i, f, g, o
+    gates: np.ndarray  # (T, 4, B, H) activated gates i, f, g, o
     tanh_c: np.ndarray  # (T, B, H) tanh(c_t)
 
 
 class GRUTrace(NamedTuple):
     h: np.ndarray  # (T + 1, B, H) hidden states
-    gates: np.ndarray  # (T, B, 3H) activated gates r, z, n
+    gates: np.ndarray  # (T, 3, B, H) activated gates r, z, n
     hn: np.ndarray  # (T, B, H) W_hn h_{t-1} + b_hn, the product the reset gate scales
 
 
-def split_gates(a, n_gates):
-    """Views of the ``n_gates`` equal blocks of ``a``'s columns (cheaper than
-    ``np.split``, whose overhead rivals a small step's arithmetic)."""
-    H = a.shape[-1] // n_gates
-    return [a[..., k * H : (k + 1) * H] for k in range(n_gates)]
+def per_gate(W, n_gates):
+    """A fused ``(G * H, K)`` weight or ``(G * H,)`` bias as ``G`` blocks (a view)."""
+    return W.reshape(n_gates, -1, *W.shape[1:])
+
+
+def recurrent_product(h_prev, W_hh, out):
+    """``h_{t-1} W_g^T`` for every gate ``g`` of ``out`` (G, n, H): stacked GEMMs."""
+    return np.matmul(h_prev, per_gate(W_hh, len(out)).mT, out=out)
+
+
+def recurrent_gradient(da, W_hh, out):
+    """``sum_g da_g W_g``: the gradient reaching ``h_{t-1}`` through the gates."""
+    return np.sum(np.matmul(da, per_gate(W_hh, len(da))), axis=0, out=out)
 
 
 class ElmanCell:
@@ -76,14 +92,14 @@ class ElmanCell:
     def forward_step(self, trace, t, n, prev, cur, a_x, W_hh, b_hh):
         h = trace.h[cur, :n]
         np.matmul(trace.h[prev, :n], W_hh.T, out=h)
-        h += a_x
+        h += a_x[0]
         self.activation(h, out=h)
 
     def backward_step(self, trace, t, n, prev, cur, dh, dc, W_hh, dA_x, dA_h):
-        da = dA_x[t, :n]
-        da[...] = dh[:n]
+        da = dA_x[t, 0, :n]
+        da[...] = dh
         self.derivative(trace.h[cur, :n], da)
-        np.matmul(da, W_hh, out=dh[:n])
+        np.matmul(da, W_hh, out=dh)
 
 
 class LSTMCell:
@@ -102,19 +118,18 @@ class LSTMCell:
         return LSTMTrace(
             h=np.zeros((T + 1, B, H), dtype),
             c=np.zeros((T + 1, B, H), dtype),
-            gates=np.zeros((T, B, 4 * H), dtype),
+            gates=np.zeros((T, 4, B, H), dtype),
             tanh_c=np.zeros((T, B, H), dtype),
         )
 
     def forward_step(self, trace, t, n, prev, cur, a_x, W_hh, b_hh):
-        H = W_hh.shape[1]
-        gates = trace.gates[t, :n]
-        np.matmul(trace.h[prev, :n], W_hh.T, out=gates)
+        gates = trace.gates[t, :, :n]
+        recurrent_product(trace.h[prev, :n], W_hh, out=gates)
         gates += a_x
-        # One exponential for all four gates: tanh(a_g) = 2 s(2 a_g) - 1.
-        gates[:, 2 * H : 3 * H] *= 2.0
+        i, f, g, o = gates
+        # One sigmoid pass over all four gates: tanh(a_g) = 2 s(2 a_g) - 1.
+        g *= 2.0
         logistic(gates, out=gates)
-        i, f, g, o = split_gates(gates, 4)
         g *= 2.0
         g -= 1.0
         c = trace.c[cur, :n]
@@ -124,11 +139,10 @@ class LSTMCell:
         np.multiply(o, trace.tanh_c[t, :n], out=trace.h[cur, :n])
 
     def backward_step(self, trace, t, n, prev, cur, dh, dc, W_hh, dA_x, dA_h):
-        i, f, g, o = split_gates(trace.gates[t, :n], 4)
+        i, f, g, o = trace.gates[t, :, :n]
         tanh_c = trace.tanh_c[t, :n]
-        da = dA_x[t, :n]
-        da_i, da_f, da_g, da_o = split_gates(da, 4)
-        dh, dc = dh[:n], dc[:n]
+        da = dA_x[t, :, :n]
+        da_i, da_f, da_g, da_o = da
         np.multiply(dh, tanh_c, out=da_o)
         inplace_logistic_derivative(o, da_o)
         d_tanh_c = dh * o
@@ -141,7 +155,7 @@ class LSTMCell:
         np.multiply(dc, trace.c[prev, :n], out=da_f)
         inplace_logistic_derivative(f, da_f)
         dc *= f
-        np.matmul(da, W_hh, out=dh)
+        recurrent_gradient(da, W_hh, out=dh)
 
 
 class GRUCell:
@@ -161,24 +175,25 @@ class GRUCell:
     def allocate(self, T, B, H, dtype):
         return GRUTrace(
             h=np.zeros((T + 1, B, H), dtype),
-            gates=np.zeros((T, B, 3 * H), dtype),
+            gates=np.zeros((T, 3, B, H), dtype),
             hn=np.zeros((T, B, H), dtype),
         )
 
     def forward_step(self, trace, t, n, prev, cur, a_x, W_hh, b_hh):
         H = W_hh.shape[1]
+        W_hr_hz, W_hn = W_hh[: 2 * H], W_hh[2 * H :]
         h_prev = trace.h[prev, :n]
-        gates = trace.gates[t, :n]
-        r, z, n_gate = split_gates(gates, 3)
-        rz = gates[:, : 2 * H]
-        np.matmul(h_prev, W_hh[: 2 * H].T, out=rz)
-        rz += a_x[:, : 2 * H]
+        gates = trace.gates[t, :, :n]
+        r, z, n_gate = gates
+        rz = gates[:2]
+        recurrent_product(h_prev, W_hr_hz, out=rz)
+        rz += a_x[:2]
         logistic(rz, out=rz)
         hn = trace.hn[t, :n]
-        np.matmul(h_prev, W_hh[2 * H :].T, out=hn)
-        hn += b_hh[2 * H :]
+        np.matmul(h_prev, W_hn.T, out=hn)
+        hn += per_gate(b_hh, 3)[2]
         np.multiply(r, hn, out=n_gate)
-        n_gate += a_x[:, 2 * H :]
+        n_gate += a_x[2]
         tanh(n_gate, out=n_gate)
         h = trace.h[cur, :n]
         np.subtract(h_prev, n_gate, out=h)
@@ -186,10 +201,8 @@ class GRUCell:
         h += n_gate
 
     def backward_step(self, trace, t, n, prev, cur, dh, dc, W_hh, dA_x, dA_h):
-        H = W_hh.shape[1]
-        r, z, n_gate = split_gates(trace.gates[t, :n], 3)
-        da_r, da_z, da_n = split_gates(dA_x[t, :n], 3)
-        dh = dh[:n]
+        r, z, n_gate = trace.gates[t, :, :n]
+        da_r, da_z, da_n = dA_x[t, :, :n]
         np.subtract(1.0, z, out=da_n)
         da_n *= dh
         inplace_tanh_derivative(n_gate, da_n)
@@ -198,11 +211,11 @@ class GRUCell:
         inplace_logistic_derivative(z, da_z)
         np.multiply(da_n, trace.hn[t, :n], out=da_r)
         inplace_logistic_derivative(r, da_r)
-        da_h = dA_h[t, :n]
-        da_h[:, : 2 * H] = dA_x[t, :n, : 2 * H]
-        np.multiply(da_n, r, out=da_h[:, 2 * H :])
+        da_h = dA_h[t, :, :n]
+        da_h[:2] = dA_x[t, :2, :n]
+        np.multiply(da_n, r, out=da_h[2])
         dh *= z
-        dh += da_h @ W_hh
+        dh += recurrent_gradient(da_h, W_hh, out=None)
 
 
 CELLS = {"elman": ElmanCell, "lstm": LSTMCell, "gru": GRUCell}
