@@ -9,13 +9,15 @@ scikit-learn's MLP (loss curve, early stopping, best weights).
 import time
 import warnings
 from abc import ABCMeta, abstractmethod
+from functools import partial
 from numbers import Integral, Real
 
 import numpy as np
 import scipy.optimize
 import scipy.sparse as sp
+import sklearn
 from sklearn.base import BaseEstimator
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.exceptions import ConvergenceWarning, InconsistentVersionWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
@@ -30,6 +32,7 @@ from ._core._losses import LOSSES
 from ._core._network import RecurrentNetwork
 from ._core._optimizers import OPTIMIZERS, clip_gradients
 from ._sequences import (
+    EXPECTED_FORMS,
     FLOAT_DTYPES,
     check_3d_array,
     check_sequence_list,
@@ -42,6 +45,43 @@ PREDICT_CHUNK = 512  # sequences per forward pass at prediction time (bounded me
 
 class _Diverged(Exception):
     """The loss or gradient became non-finite during an epoch."""
+
+
+def _check_finite_output(outputs):
+    if not all(np.isfinite(P).all() for P in outputs):
+        raise ValueError(
+            "The network's output is not finite: values in X are too large for the "
+            "fitted weights (overflow). Scale X, for example with StandardScaler."
+        )
+
+
+class ModelVersionWarning(InconsistentVersionWarning):
+    """A pickled model was saved with another version of a library it relies on.
+
+    scikit-learn records its version only in its own estimators' pickles, so the
+    recurrent estimators record both sklearn_rnn's and scikit-learn's.
+    """
+
+    def __init__(self, *, estimator_name, library, current_version, saved_version):
+        super().__init__(estimator_name=estimator_name,
+                         current_sklearn_version=current_version,
+                         original_sklearn_version=saved_version)
+        self.library = library
+
+    def __str__(self):
+        return (
+            f"Trying to unpickle {self.estimator_name} saved with {self.library} "
+            f"{self.original_sklearn_version} when using {self.library} "
+            f"{self.current_sklearn_version}. This might lead to breaking code or "
+            "invalid results: refit the model, or load it with the version it was "
+            "saved with."
+        )
+
+
+def _library_versions():
+    from . import __version__
+
+    return {"sklearn_rnn": __version__, "scikit-learn": sklearn.__version__}
 
 
 class BaseRNN(BaseEstimator, metaclass=ABCMeta):
@@ -154,11 +194,17 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
                 "BagOfWordsSequencer produces."
             )
         step_features = None if reset else self._n_step_features
+        if getattr(X, "ndim", 0) > 3:
+            raise ValueError(
+                f"X has {X.ndim} dimensions; expected {EXPECTED_FORMS}."
+            )
         if is_sequence_list(X):
             data = check_sequence_list(X, step_features)
             form = "sequences"
         elif getattr(X, "ndim", 2) == 3:
-            data = check_3d_array(X, check_array, step_features)
+            data = check_3d_array(
+                X, partial(check_array, estimator=self, input_name="X"), step_features
+            )
             form = "sequences"
         elif reset or self._input_form == "univariate":
             X = validate_data(self, X, reset=reset, dtype=FLOAT_DTYPES)
@@ -211,6 +257,8 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
         self._require_y(y)
         resume = (incremental or self.warm_start) and hasattr(self, "_params")
         fitted = resume and hasattr(self, "n_iter_")
+        if fitted:
+            self._check_same_architecture()
         data = self._validate_sequences(X, reset=not resume)
         targets = self._validate_targets(y, data, fitted)
         weights = self._check_sample_weight(sample_weight, len(data), data.dtype)
@@ -253,10 +301,26 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
             self.best_loss_ = None
         self._optimizer = None
 
+    def _check_same_architecture(self):
+        """warm_start and partial_fit continue the fitted network: refuse changes."""
+        network = self._network
+        wanted = self._build_network(network.n_features, network.n_outputs)
+        if (wanted.layout.shapes != network.layout.shapes
+                or type(wanted.cell) is not type(network.cell)
+                or vars(wanted.cell) != vars(network.cell)
+                or wanted.return_sequences != network.return_sequences):
+            raise ValueError(
+                "cell, hidden_layer_sizes, bidirectional, activation or "
+                "return_sequences changed since the model was fitted; partial_fit "
+                "and warm_start=True continue the fitted network and cannot change "
+                "it. Set warm_start=False (or clone the estimator) to start anew."
+            )
+
     def _build_network(self, n_features, n_outputs):
         sizes = self.hidden_layer_sizes
         sizes = (sizes,) if isinstance(sizes, Integral) else tuple(sizes)
-        if len(sizes) == 0 or any(int(s) < 1 for s in sizes):
+        if len(sizes) == 0 or not all(isinstance(s, Integral) and s >= 1
+                                      for s in sizes):
             raise ValueError(
                 f"hidden_layer_sizes must be a non-empty tuple of positive ints; got "
                 f"{self.hidden_layer_sizes!r}."
@@ -301,6 +365,7 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
                     )
         except _Diverged as exc:
             self._params[...] = self._best_params
+            self._optimizer = None  # its moments belong to the diverging path
             warnings.warn(str(exc), ConvergenceWarning, stacklevel=3)
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.", UserWarning, stacklevel=3)
@@ -312,10 +377,17 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
         if not early_stopping:
             return (data, targets, weights), None
         stratify = self._stratify_labels(targets)
-        idx_train, idx_val = train_test_split(
-            np.arange(len(data)), test_size=self.validation_fraction,
-            random_state=self._random_state, stratify=stratify,
-        )
+        try:
+            idx_train, idx_val = train_test_split(
+                np.arange(len(data)), test_size=self.validation_fraction,
+                random_state=self._random_state, stratify=stratify,
+            )
+        except ValueError as exc:
+            raise ValueError(
+                f"early_stopping=True cannot hold out validation_fraction="
+                f"{self.validation_fraction} of {len(data)} sequences ({exc}). "
+                "Increase validation_fraction or set early_stopping=False."
+            ) from None
         if len(idx_val) < 2:
             raise ValueError(
                 f"The validation set is too small ({len(idx_val)} sequences): "
@@ -362,6 +434,13 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
             )
         clip_gradients(grad, self.clip_value, self.clip_norm)
         self._optimizer.update_params(self._params, grad)
+        if not np.isfinite(self._params).all():
+            raise _Diverged(
+                f"Training diverged at iteration {self.n_iter_ + 1}: an update made "
+                "the weights non-finite. The best weights reached so far were kept. "
+                "Set clip_norm (for example clip_norm=1.0) or lower "
+                "learning_rate_init."
+            )
         return loss
 
     def _end_epoch(self, loss, n_train, val, seconds):
@@ -409,6 +488,8 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
         parts = [(b, *self._batch_targets(targets, weights, o, b, dtype))
                  for b, o in batches]
         total = sum(float(W.sum()) for _, _, W in parts) or 1.0
+        # The best point evaluated so far, kept if the user interrupts.
+        best = {"loss": np.inf, "theta": self._params.astype(np.float64), "nit": 0}
 
         def fun(theta):
             params = theta.astype(dtype)
@@ -421,16 +502,27 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
             mask = self._network.weight_mask
             loss += 0.5 * self.alpha * float(params[mask] @ params[mask])
             grad[mask] += self.alpha * params[mask]
+            if loss / total < best["loss"]:
+                best.update(loss=loss / total, theta=theta.copy())
             return loss / total, (grad / total).astype(np.float64)
 
-        result = scipy.optimize.minimize(
-            fun, self._params.astype(np.float64), method="L-BFGS-B", jac=True,
-            options={
-                "maxfun": self.max_fun,
-                "maxiter": self.max_iter,
-                "gtol": self.tol,
-            },
-        )
+        def count_iteration(theta):
+            best["nit"] += 1
+
+        try:
+            result = scipy.optimize.minimize(
+                fun, best["theta"].copy(), method="L-BFGS-B", jac=True,
+                callback=count_iteration,
+                options={
+                    "maxfun": self.max_fun,
+                    "maxiter": self.max_iter,
+                    "gtol": self.tol,
+                },
+            )
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.", UserWarning, stacklevel=3)
+            result = scipy.optimize.OptimizeResult(
+                x=best["theta"], fun=best["loss"], nit=best["nit"], success=True)
         if np.all(np.isfinite(result.x)):
             self._params[...] = result.x
         self.n_iter_ = int(result.nit)
@@ -484,18 +576,26 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
         """Output-layer activations: (n, n_outputs) or a list of (T_i, n_outputs)."""
         check_is_fitted(self)
         data = self._validate_sequences(X, reset=False)
-        return self._predict_sequences(data)
+        out = self._predict_sequences(data)
+        _check_finite_output(out if self.return_sequences else [out])
+        return out
 
     def _predict_sequences(self, data):
         params = self._params.astype(data.dtype, copy=False)
-        out = [None] * len(data)
+        if self.return_sequences:
+            out = [None] * len(data)
+        else:
+            out = np.empty((len(data), self._network.n_outputs), dtype=data.dtype)
         for start in range(0, len(data), PREDICT_CHUNK):
             batch, order = data.batch(np.arange(start, min(start + PREDICT_CHUNK,
                                                            len(data))))
             P = self._network.predict(params, batch)
+            if not self.return_sequences:
+                out[order] = P
+                continue
             for j, i in enumerate(order):
-                out[i] = P[: data.lengths[i], j] if self.return_sequences else P[j]
-        return out if self.return_sequences else np.array(out).reshape(len(data), -1)
+                out[i] = P[: data.lengths[i], j]
+        return out
 
     def _mean_loss(self, data, targets, weights):
         """Weighted mean loss (no penalty) over data, for validation curves."""
@@ -567,6 +667,21 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
         if not hasattr(self, "_input_form"):
             self._input_form, self._n_step_features = "sequences", w_ih.shape[1]
         return self
+
+    # -------------------------------------------------------------- persistence
+    def __getstate__(self):
+        return {**super().__getstate__(), "_saved_with": _library_versions()}
+
+    def __setstate__(self, state):
+        state = dict(state)
+        saved = state.pop("_saved_with", {})
+        for library, version in _library_versions().items():
+            if saved.get(library, "unknown") != version:
+                warnings.warn(ModelVersionWarning(
+                    estimator_name=type(self).__name__, library=library,
+                    current_version=version,
+                    saved_version=saved.get(library, "unknown")), stacklevel=2)
+        super().__setstate__(state)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

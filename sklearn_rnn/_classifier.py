@@ -239,11 +239,22 @@ n_timesteps, n_features), or list of arrays or sparse matrices
                 "early_stopping=True needs a held-out part of the data, which "
                 "partial_fit cannot keep across calls; set early_stopping=False."
             )
+        if isinstance(self.class_weight, str):  # "balanced"
+            raise ValueError(
+                "class_weight='balanced' is computed from all of y, which partial_fit "
+                "never sees at once; pass class_weight as a dict of weights per class."
+            )
         first = not hasattr(self, "classes_")
         if first and classes is None:
             raise ValueError(
                 "classes must be passed on the first call to partial_fit: the full "
                 "list of labels that will ever appear."
+            )
+        if not first and classes is not None and not np.array_equal(
+                unique_labels(classes), self.classes_):
+            raise ValueError(
+                f"classes={list(classes)!r} differs from classes_ "
+                f"{self.classes_.tolist()} fixed by the first call to partial_fit."
             )
         self._classes_given = None if classes is None else np.asarray(classes)
         return self._fit(X, y, sample_weight, incremental=True)
@@ -271,9 +282,10 @@ n_timesteps, n_features), or list of arrays or sparse matrices
             given = self._classes_given
             self.classes_ = unique_labels(flat if given is None else given)
             if len(self.classes_) < 2:
+                got = (f"one class: {self.classes_[0]!r}" if len(self.classes_)
+                       else "no labels")
                 raise ValueError(
-                    "RNNClassifier needs samples of at least 2 classes; got one class: "
-                    f"{self.classes_[0]!r}."
+                    f"RNNClassifier needs samples of at least 2 classes; got {got}."
                 )
             self.n_outputs_ = 1 if len(self.classes_) == 2 else len(self.classes_)
         unseen = np.setdiff1d(np.unique(flat), self.classes_)

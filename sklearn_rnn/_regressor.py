@@ -226,7 +226,7 @@ of arrays of shape (n_timesteps_i,) or (n_timesteps_i, n_outputs) when \
                     "(n_timesteps_i, n_outputs) with the same n_outputs."
                 )
             self._set_output_shape(ndims.pop(), widths.pop(), fitted)
-            return [t.reshape(len(t), -1) for t in targets]
+            return [t.reshape(len(t), self.n_outputs_) for t in targets]
         y = check_array(y, ensure_2d=False, dtype=FLOAT_DTYPES)
         check_consistent_length(np.empty((len(data), 0)), y)
         if y.ndim not in (1, 2):

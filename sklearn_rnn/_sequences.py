@@ -114,19 +114,27 @@ def is_sequence_list(X):
     items are 2-D arrays or sparse matrices, or ragged 1-D sequences."""
     if isinstance(X, np.ndarray):
         return X.dtype == object and X.ndim == 1
-    if not isinstance(X, (list, tuple)) or len(X) == 0:
+    if not isinstance(X, (list, tuple)):
         return False
-    first = X[0]
-    if sp.issparse(first):
+    if len(X) == 0:
+        return True  # rejected with the expected forms by check_sequence_list
+    if any(sp.issparse(x) for x in X):
         return True
-    if isinstance(first, (str, bytes, numbers.Number)):
+    if any(isinstance(x, (str, bytes, numbers.Number)) for x in X):
         return False
-    ndims = {np.ndim(x) for x in X}
-    if ndims == {2}:
-        return True
+    ndims = {_ndim(x) for x in X}
     if ndims == {1}:
         return len({len(x) for x in X}) > 1  # ragged univariate sequences
-    return False
+    # Equal-length 1-D rows are the 2-D form; anything else (2-D items, ragged
+    # nested lists, mixed dimensions) is checked item by item, with item numbers.
+    return True
+
+
+def _ndim(x):
+    try:
+        return np.ndim(x)
+    except ValueError:  # a ragged nested list
+        return -1
 
 
 def _float_dtype(dtypes):
@@ -163,6 +171,11 @@ def check_sequence_list(X, n_features=None):
             "same n_features."
         )
     width = widths.pop()
+    if width == 0:
+        raise ValueError(
+            "Sequences have 0 features per step; every sequence must have shape "
+            "(n_timesteps_i, n_features) with n_features >= 1."
+        )
     _check_n_features(width, n_features)
     return Sequences(seqs, [s.shape[0] for s in seqs], width, dtype)
 
@@ -225,6 +238,11 @@ def check_3d_array(X, check_array, n_features=None):
         )
     if X.shape[1] == 0:
         raise ValueError("X has 0 time steps; sequences need at least one step.")
+    if X.shape[2] == 0:
+        raise ValueError(
+            f"X has shape {X.shape} with 0 features per step; expected "
+            "(n_samples, n_timesteps, n_features) with n_features >= 1."
+        )
     _check_n_features(X.shape[2], n_features)
     return Sequences(X, np.full(X.shape[0], X.shape[1]), X.shape[2], X.dtype)
 
@@ -242,10 +260,21 @@ def check_step_targets(y, lengths, check_array):
             f"With return_sequences=True, y must be a list of {len(lengths)} "
             f"per-step target arrays, one per sequence; got {n} items."
         )
+    if len(lengths) and not np.any(lengths):
+        raise ValueError(
+            "With return_sequences=True every sequence is empty, so y holds no "
+            "per-step targets to fit; pass at least one sequence with time steps."
+        )
     targets = []
     for i, (target, length) in enumerate(zip(y, lengths, strict=True)):
-        target = check_array(target, ensure_2d=False, dtype=None,
-                             ensure_min_samples=0)
+        try:
+            target = check_array(target, ensure_2d=False, dtype=None,
+                                 ensure_min_samples=0, allow_nd=True)
+        except ValueError as exc:
+            raise ValueError(
+                f"Per-step targets of sequence {i} are invalid ({exc}); expected an "
+                f"array of shape ({length},) or ({length}, n_outputs)."
+            ) from None
         if target.ndim not in (1, 2) or target.shape[0] != length:
             raise ValueError(
                 f"Per-step targets of sequence {i} have shape {target.shape}; "
