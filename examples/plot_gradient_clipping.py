@@ -126,12 +126,14 @@ for clip_norm in (None, 5.0, 1.0):
 # Plots
 # -----
 # Left, the gradient norm of every minibatch (before clipping, log scale);
-# right, the minibatch loss, smoothed over 20 updates. Without clipping, the
-# loss first falls, then the gradient norm grows and spikes and the loss climbs
-# back up: the large steps carried the weights to where the ``tanh`` units
-# saturate. With ``clip_norm=1`` large raw gradients still occur, but each
-# produces at most a step of length ``learning_rate * 1`` (plus momentum), and
-# the loss keeps falling.
+# right, the minibatch loss, smoothed over 20 updates. All runs start alike.
+# Without clipping, after a hundred or so updates the gradient norms drift up,
+# the largest ones several times the typical size, and the loss climbs back
+# up: at this learning rate a step proportional to a large gradient overshoots,
+# landing where the gradient is larger still, and momentum carries each
+# overshoot into the next steps. With ``clip_norm=1`` large raw gradients still
+# occur, but each produces at most a step of length ``learning_rate * 1``
+# (plus momentum), and the loss keeps falling.
 labels = {None: "no clipping", 5.0: "clip_norm=5", 1.0: "clip_norm=1"}
 colors = {None: "tab:red", 5.0: "tab:orange", 1.0: "tab:blue"}
 fig, (ax_grad, ax_loss) = plt.subplots(1, 2, figsize=(12, 4))
