@@ -246,13 +246,17 @@ def backward_stack(cell, inputs, traces, d_top, layers, grads, batch_sizes, cuts
 
 
 # ------------------------------------------------------------------ row blocks
-# The rows of a batch are independent inside the time loop, so with n BLAS threads
-# the loop runs as n blocks of rows in n Python threads, each block's products on
-# one BLAS thread.  NumPy releases the GIL inside ufuncs and BLAS calls, so the
-# elementwise work, which NumPy itself runs on one thread, is shared out too.
-# A block needs enough work per step to repay the thread hand-over.
+# The per-step products of the time loop are small, too small for BLAS threads to
+# pay: measured here, two OpenBLAS threads ran the loop 1.0 to 2.4x *slower* than
+# one (every product synchronises the threads, and any other load on the machine
+# stalls them).  But the rows of a batch are independent inside the loop, so with
+# n BLAS threads the loop runs as n blocks of rows in n Python threads, each on
+# one BLAS thread, joined once at the end.  NumPy releases the GIL inside ufuncs
+# and BLAS calls, so the elementwise work, which NumPy runs on one thread, is
+# shared out too.  A block needs enough rows and work per step to repay the
+# Python overhead it adds.
 MIN_BLOCK_ROWS = 16
-MIN_BLOCK_WORK = 2**13  # rows x gate columns per step and block
+MIN_BLOCK_WORK = 2**11  # rows x gate columns per step and block
 
 
 @functools.cache
@@ -267,13 +271,14 @@ def _thread_pool(n_workers):
 
 def n_row_blocks(n_rows, width):
     """How many blocks to split ``n_rows`` rows of ``width`` gate columns into."""
-    n_threads = max(
-        (lib.get_num_threads() or 1 for lib in _blas_controller().lib_controllers),
-        default=1,
-    )
     by_rows = n_rows // MIN_BLOCK_ROWS
     by_work = n_rows * width // MIN_BLOCK_WORK
-    return max(1, min(n_threads, by_rows, by_work))
+    return max(1, min(blas_threads(), by_rows, by_work))
+
+
+def blas_threads():
+    libraries = _blas_controller().lib_controllers
+    return max((lib.get_num_threads() or 1 for lib in libraries), default=1)
 
 
 def row_blocks(batch_sizes, n_blocks):
@@ -296,6 +301,12 @@ def rows_of(trace, rows):
     return type(trace)(*(a[..., rows, :] for a in trace))
 
 
+def block_batch_sizes(batch_sizes, rows, n_rows):
+    """Active rows of the block ``rows`` at each step."""
+    lo, hi, _ = rows.indices(n_rows)
+    return np.clip(batch_sizes - lo, 0, hi - lo)
+
+
 def cuts_within(cuts, rows, n_rows):
     """``cuts`` as seen by the block ``rows``, in the block's row numbers."""
     lo, hi, _ = rows.indices(n_rows)
@@ -310,16 +321,13 @@ def cuts_within(cuts, rows, n_rows):
 
 def for_row_blocks(function, batch_sizes, width):
     """Call ``function(rows, block_batch_sizes)`` once per block of rows, the
-    blocks in parallel threads when BLAS has several."""
+    blocks in parallel threads, each on one BLAS thread."""
     n_rows = int(batch_sizes[0]) if len(batch_sizes) else 0
     n_blocks = n_row_blocks(n_rows, width)
-    if n_blocks == 1:
-        function(slice(None), batch_sizes)
-        return
-    blocks = row_blocks(batch_sizes, n_blocks)
-    sizes = [np.clip(batch_sizes - r.start, 0, r.stop - r.start) for r in blocks]
+    blocks = row_blocks(batch_sizes, n_blocks) if n_blocks > 1 else [slice(None)]
+    sizes = [block_batch_sizes(batch_sizes, rows, n_rows) for rows in blocks]
     with _blas_controller().limit(limits=1):
-        pool = _thread_pool(len(blocks) - 1)
+        pool = _thread_pool(len(blocks) - 1) if len(blocks) > 1 else None
         jobs = zip(blocks[1:], sizes[1:], strict=True)
         futures = [pool.submit(function, *job) for job in jobs]
         function(blocks[0], sizes[0])
