@@ -129,6 +129,7 @@ plt.show()
 # there) and helps little with full backpropagation. ``clip_norm=1`` removes
 # the instability without hiding anything, and with it, the more steps the
 # gradient may flow through, the better the model.
-#
+
+# %%
 # The two parameters interact, which is why tuning them together, with
 # cross-validation, tells more than tuning either alone.

@@ -158,7 +158,8 @@ plt.show()
 # training loss keeps falling while the held-out loss rises (the network grows
 # overconfident on snippets it has memorised) and the held-out accuracy stays
 # flat, so the weights of the best held-out epoch are the ones kept.
-#
+
+# %%
 # Learning every word's meaning from scratch on about 8,600 snippets, the GRU
 # ends up within a standard error or two of TF-IDF with logistic regression,
 # which says as much about the task as about the models: the sentiment of a

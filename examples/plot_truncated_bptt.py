@@ -49,7 +49,7 @@ X_test, y_test = make_lag_task(500)
 
 # %%
 # Accuracy against ``k``
-# ---------------------
+# ----------------------
 # We train the same Elman network with several truncation lengths, ``None``
 # being full BPTT over all 50 steps. Runs that stop improving end early
 # (after ``n_iter_no_change`` epochs without progress).
