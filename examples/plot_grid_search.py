@@ -119,16 +119,16 @@ plt.show()
 # %%
 # Reading the table
 # -----------------
-# Without clipping, full backpropagation is the *least* reliable setting: its
-# gradients are products of the most Jacobians, so they occasionally blow up
-# and the learning rate is too high for them, which also shows as a large
-# spread across folds. Truncation shortens those products and happens to
+# Without clipping, full backpropagation is the *least* reliable setting, with a
+# large spread across folds: its gradients are products of the most Jacobians,
+# so they can grow the largest, and at this learning rate large gradients mean
+# steps that overshoot. Truncation shortens those products and here happens to
 # stabilise training, but it also hides the first rows of the image from the
-# gradient. A loose threshold, ``clip_norm=5``, gives exactly the same models
-# as no clipping when the gradient is truncated (its norm never reaches 5
-# there) and helps little with full backpropagation. ``clip_norm=1`` removes
-# the instability without hiding anything, and with it, the more steps the
-# gradient may flow through, the better the model.
+# gradient. A loose threshold, ``clip_norm=5``, gives exactly the same models as
+# no clipping when the gradient is truncated (its norm never reaches 5 there)
+# and helps little with full backpropagation. ``clip_norm=1`` removes the
+# instability without hiding anything, and with it, the more steps the gradient
+# may flow through, the better the model.
 
 # %%
 # The two parameters interact, which is why tuning them together, with
