@@ -84,7 +84,26 @@ def _library_versions():
     return {"sklearn_rnn": __version__, "scikit-learn": sklearn.__version__}
 
 
-class BaseRNN(BaseEstimator, metaclass=ABCMeta):
+class VersionedPickleMixin:
+    """Record sklearn_rnn's and scikit-learn's versions in pickles; warn on load
+    with other versions. Put it before ``BaseEstimator`` in the bases."""
+
+    def __getstate__(self):
+        return {**super().__getstate__(), "_saved_with": _library_versions()}
+
+    def __setstate__(self, state):
+        state = dict(state)
+        saved = state.pop("_saved_with", {})
+        for library, version in _library_versions().items():
+            if saved.get(library, "unknown") != version:
+                warnings.warn(ModelVersionWarning(
+                    estimator_name=type(self).__name__, library=library,
+                    current_version=version,
+                    saved_version=saved.get(library, "unknown")), stacklevel=2)
+        super().__setstate__(state)
+
+
+class BaseRNN(VersionedPickleMixin, BaseEstimator, metaclass=ABCMeta):
     """Base class of the recurrent estimators (RNNClassifier, RNNSequenceRegressor)."""
 
     _parameter_constraints: dict = {
@@ -343,7 +362,9 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
         return min(self.batch_size, n_samples)
 
     def _fit_stochastic(self, data, targets, weights, incremental):
-        if self._optimizer is None:
+        if self._optimizer is None or not incremental:
+            # As in MLP: each fit (warm_start too) uses the current solver and
+            # learning-rate settings; partial_fit carries the optimizer's state.
             self._optimizer = self._make_optimizer()
         early_stopping = self.early_stopping and not incremental
         train, val = self._split(data, targets, weights, early_stopping)
@@ -667,21 +688,6 @@ class BaseRNN(BaseEstimator, metaclass=ABCMeta):
         if not hasattr(self, "_input_form"):
             self._input_form, self._n_step_features = "sequences", w_ih.shape[1]
         return self
-
-    # -------------------------------------------------------------- persistence
-    def __getstate__(self):
-        return {**super().__getstate__(), "_saved_with": _library_versions()}
-
-    def __setstate__(self, state):
-        state = dict(state)
-        saved = state.pop("_saved_with", {})
-        for library, version in _library_versions().items():
-            if saved.get(library, "unknown") != version:
-                warnings.warn(ModelVersionWarning(
-                    estimator_name=type(self).__name__, library=library,
-                    current_version=version,
-                    saved_version=saved.get(library, "unknown")), stacklevel=2)
-        super().__setstate__(state)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

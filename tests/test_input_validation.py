@@ -444,6 +444,26 @@ def test_continuing_training_cannot_change_the_network(change, how):
         clone(reg).set_params(warm_start=False).fit(X, y_new)  # starting anew works
 
 
+def test_warm_start_fit_uses_the_current_solver_settings():
+    """As MLP: a warm-started fit builds its optimizer from the current
+    parameters, so a changed solver or learning rate is not silently ignored."""
+    rng = np.random.RandomState(0)
+    X, y = rng.standard_normal((20, 4, 2)), rng.standard_normal(20)
+    reg = RNNSequenceRegressor(cell="gru", hidden_layer_sizes=(3,), max_iter=3,
+                               warm_start=True, learning_rate_init=0.05,
+                               random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg.fit(X, y)
+        before = reg.get_weights()
+        reg.set_params(solver="sgd", learning_rate_init=1e-12, momentum=0.0)
+        reg.fit(X, y)
+    assert reg.n_iter_ == 6
+    for name, value in reg.get_weights().items():
+        np.testing.assert_allclose(value, before[name], rtol=0, atol=1e-9)
+        assert not np.array_equal(value, before[name]) or name.startswith("bias")
+
+
 @pytest.mark.parametrize("fraction, n, message", [
     (0.1, 4, "number of classes"), (0.0, 20, "test_size=0"),
 ])
