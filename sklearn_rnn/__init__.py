@@ -5,10 +5,16 @@ The estimators train a pure-NumPy backpropagation-through-time engine
 ``MLPClassifier``.
 """
 
+from ._base import ModelVersionWarning
 from ._classifier import RNNClassifier
 from ._regressor import RNNSequenceRegressor
 from ._text import BagOfWordsSequencer
 
-__all__ = ["BagOfWordsSequencer", "RNNClassifier", "RNNSequenceRegressor"]
+__all__ = [
+    "BagOfWordsSequencer",
+    "ModelVersionWarning",
+    "RNNClassifier",
+    "RNNSequenceRegressor",
+]
 
 __version__ = "0.1.0.dev0"

@@ -16,6 +16,8 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
 
+from ._base import VersionedPickleMixin
+
 UNKNOWN_TOKEN = "<unk>"
 
 _ANALYZER_PARAMS = (
@@ -67,7 +69,9 @@ def _check_raw_documents(raw_documents):
         )
 
 
-class BagOfWordsSequencer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
+class BagOfWordsSequencer(
+    VersionedPickleMixin, TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
+):
     """Turn raw documents into sequences of one-hot token rows.
 
     Each document becomes a sparse matrix with one row per token, in document

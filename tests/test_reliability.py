@@ -22,7 +22,12 @@ from sklearn.exceptions import ConvergenceWarning, InconsistentVersionWarning
 from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
 
 import sklearn_rnn._base
-from sklearn_rnn import BagOfWordsSequencer, RNNClassifier, RNNSequenceRegressor
+from sklearn_rnn import (
+    BagOfWordsSequencer,
+    ModelVersionWarning,
+    RNNClassifier,
+    RNNSequenceRegressor,
+)
 from sklearn_rnn._core._network import RecurrentNetwork
 
 
@@ -295,6 +300,19 @@ def test_sequencer_round_trips_transform_identically(tmp_path):
         for a, b in zip(restored.inverse_transform(got),
                         seq.inverse_transform(expected), strict=True):
             np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("library", ["sklearn_rnn", "scikit-learn"])
+def test_a_sequencer_pickle_from_another_version_says_so(library):
+    docs = ["the cat sat", "the dog ran"]
+    sequencer = BagOfWordsSequencer().fit(docs)
+    state = sequencer.__getstate__()
+    state["_saved_with"] = {**state["_saved_with"], library: "0.0.1"}
+    restored = BagOfWordsSequencer.__new__(BagOfWordsSequencer)
+    with pytest.warns(ModelVersionWarning, match=f"saved with {library} 0.0.1"):
+        restored.__setstate__(state)
+    assert restored.vocabulary_ == sequencer.vocabulary_
+    assert not hasattr(restored, "_saved_with")
 
 
 @pytest.mark.parametrize("library", ["sklearn_rnn", "scikit-learn"])
