@@ -82,8 +82,8 @@ X_test, y_test = chunks(test_onehot, test_chars)
 # clipping. The matrices involved are small, and on small matrices several
 # BLAS threads cost more in synchronisation than they gain: on our busy 2-core
 # machine, limiting BLAS to one thread with ``threadpoolctl`` (a scikit-learn
-# dependency) made this fit about 1.7 times faster in wall-clock time and
-# halved its CPU time.
+# dependency) made this fit 1.7 to 2.8 times faster, depending on the other
+# load on the machine.
 model = RNNClassifier(
     cell="gru",
     hidden_layer_sizes=(128,),
