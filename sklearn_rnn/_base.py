@@ -55,6 +55,11 @@ def _check_finite_output(outputs):
         )
 
 
+# Training warnings point at the user's fit/partial_fit call: warn <- _fit_stochastic
+# or _fit_lbfgs <- _fit <- fit <- _fit_context's wrapper <- caller.
+_USER_FRAME = 5
+
+
 class ModelVersionWarning(InconsistentVersionWarning):
     """A pickled model was saved with another version of a library it relies on.
 
@@ -382,14 +387,14 @@ class BaseRNN(VersionedPickleMixin, BaseEstimator, metaclass=ABCMeta):
                         f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
                         "reached and the optimization hasn't converged yet.",
                         ConvergenceWarning,
-                        stacklevel=3,
+                        stacklevel=_USER_FRAME,
                     )
         except _Diverged as exc:
             self._params[...] = self._best_params
             self._optimizer = None  # its moments belong to the diverging path
-            warnings.warn(str(exc), ConvergenceWarning, stacklevel=3)
+            warnings.warn(str(exc), ConvergenceWarning, stacklevel=_USER_FRAME)
         except KeyboardInterrupt:
-            warnings.warn("Training interrupted by user.", UserWarning, stacklevel=3)
+            warnings.warn("Training interrupted by user.", UserWarning, stacklevel=_USER_FRAME)
         if early_stopping:
             self._params[...] = self._best_params
 
@@ -541,7 +546,7 @@ class BaseRNN(VersionedPickleMixin, BaseEstimator, metaclass=ABCMeta):
                 },
             )
         except KeyboardInterrupt:
-            warnings.warn("Training interrupted by user.", UserWarning, stacklevel=3)
+            warnings.warn("Training interrupted by user.", UserWarning, stacklevel=_USER_FRAME)
             result = scipy.optimize.OptimizeResult(
                 x=best["theta"], fun=best["loss"], nit=best["nit"], success=True)
         if np.all(np.isfinite(result.x)):
@@ -555,7 +560,7 @@ class BaseRNN(VersionedPickleMixin, BaseEstimator, metaclass=ABCMeta):
                 f"L-BFGS failed to converge after {self.n_iter_} iterations: "
                 f"{result.message}. Increase max_iter or scale the data.",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=_USER_FRAME,
             )
 
     # ---------------------------------------------------------------- batching

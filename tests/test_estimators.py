@@ -206,8 +206,9 @@ def test_convergence_warning_and_loss_curve():
     rng = np.random.RandomState(0)
     X, y = rng.standard_normal((30, 4, 2)), rng.randint(0, 2, 30)
     clf = RNNClassifier(hidden_layer_sizes=(4,), max_iter=3, random_state=0)
-    with pytest.warns(ConvergenceWarning, match="Maximum iterations"):
+    with pytest.warns(ConvergenceWarning, match="Maximum iterations") as record:
         clf.fit(X, y)
+    assert record[0].filename == __file__  # points at the caller, not our internals
     assert clf.n_iter_ == 3 == len(clf.loss_curve_)
     assert clf.t_ == 90
     assert clf.loss_ == clf.loss_curve_[-1]
