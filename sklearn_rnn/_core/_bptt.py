@@ -91,15 +91,19 @@ def step_order(n_steps, reverse, backward=False):
     return range(n_steps) if forward_in_time else range(n_steps - 1, -1, -1)
 
 
-def forward_direction(cell, X, p, batch_sizes, reverse=False, initial=None):
+def forward_direction(
+    cell, X, p, batch_sizes, reverse=False, initial=None, keep_trace=True
+):
     """Run one direction of one layer over all steps; return its trace.
 
     ``initial`` is ``(h0, c0)`` for a forward direction (``c0`` None unless LSTM);
     the reverse direction always starts from zeros at each sequence's end.
+    ``keep_trace=False`` keeps only what the outputs need (no backward pass).
     """
     n_steps = len(batch_sizes)
     proj = input_projection(cell, X, p, n_steps)
-    trace = cell.allocate(n_steps, proj.shape[2], p.weight_hh.shape[1], proj.dtype)
+    B, H = proj.shape[2], p.weight_hh.shape[1]
+    trace = cell.allocate(n_steps, B, H, proj.dtype, keep_trace)
     if initial is not None:
         trace.h[0] = initial[0]
         if cell.has_cell_state:
@@ -172,13 +176,14 @@ def direction_param_grads(trace, X, dA_x, dA_h, reverse, g):
     g.bias_hh[...] += dA_h.sum(axis=0)
 
 
-def forward_stack(cell, X, batch_sizes, layers, initial=None):
+def forward_stack(cell, X, batch_sizes, layers, initial=None, keep_trace=True):
     """Forward pass through all layers.
 
     ``layers`` is a list (one entry per layer) of lists of ``LayerParams`` (one
     per direction, forward first).  ``initial`` optionally gives ``(h0, c0)`` per
     layer for the forward direction.  Returns ``(inputs, traces)``: each layer's
-    2-D input matrix and its per-direction traces.
+    2-D input matrix and its per-direction traces (``keep_trace=False``: only
+    what the outputs need, when no backward pass follows).
     """
     n_steps = len(batch_sizes)
     inputs, traces = [], []
@@ -192,6 +197,7 @@ def forward_stack(cell, X, batch_sizes, layers, initial=None):
                 batch_sizes,
                 reverse=d == 1,
                 initial=start if d == 0 else None,
+                keep_trace=keep_trace,
             )
             for d, p in enumerate(directions)
         ]

@@ -167,14 +167,20 @@ class RecurrentNetwork:
         return flat
 
     # ------------------------------------------------------------------ forward
-    def forward(self, flat, batch, initial=None):
+    def forward(self, flat, batch, initial=None, keep_trace=True):
         """Raw outputs and the cache the backward pass needs.
 
         Sequence-to-one: ``Z`` is ``(B, n_outputs)``; per-step: ``(T, B, n_outputs)``.
+        ``keep_trace=False`` (prediction) keeps only what the outputs need.
         """
         v = self.layout.views(flat)
         inputs, traces = forward_stack(
-            self.cell, batch.X, batch.batch_sizes, self.layers(flat), initial
+            self.cell,
+            batch.X,
+            batch.batch_sizes,
+            self.layers(flat),
+            initial,
+            keep_trace,
         )
         if self.return_sequences:
             features = layer_output(traces[-1])
@@ -185,7 +191,7 @@ class RecurrentNetwork:
 
     def predict(self, flat, batch):
         """Output-layer activations (probabilities or regression values)."""
-        Z, _ = self.forward(flat, batch)
+        Z, _ = self.forward(flat, batch, keep_trace=False)
         return OUTPUT_ACTIVATIONS[self.loss_name](Z)
 
     # ----------------------------------------------------------------- backward
@@ -278,6 +284,7 @@ class RecurrentNetwork:
                 batch.batch_sizes[start:stop],
                 layers,
                 state,
+                keep_trace=False,
             )
             state = [self._last_state(tr[0]) for tr in traces]
         rest = Batch(batch.X[t0 * B :], batch.lengths - t0, batch.batch_sizes[t0:])
