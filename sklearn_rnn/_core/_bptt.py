@@ -24,7 +24,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import numpy as np
+import scipy.sparse as sp
 from threadpoolctl import ThreadpoolController
+
+from ._cells import per_gate
 
 
 class Batch(NamedTuple):
@@ -59,25 +62,21 @@ class LayerParams(NamedTuple):
 
 def input_projection(cell, X, p, n_steps):
     """``x_t W_ih^T + b_ih`` (plus ``b_hh`` where the cell allows) for all steps,
-    gate-major ``(T, G, B, H)``."""
-    proj = np.asarray(X @ p.weight_ih.T)
-    proj += p.bias_ih
-    folded = cell.folded_bias_gates * p.weight_hh.shape[1]
-    proj[:, :folded] += p.bias_hh[:folded]
-    return gate_major(proj, n_steps, cell.n_gates)
+    gate-major ``(G, T, B, H)``."""
+    G, H = cell.n_gates, p.weight_hh.shape[1]
+    if sp.issparse(X):
+        proj = gate_major(np.asarray(X @ p.weight_ih.T), G)
+    else:
+        proj = np.matmul(X, per_gate(p.weight_ih, G).mT)
+    proj += per_gate(p.bias_ih, G)[:, None]
+    folded = cell.folded_bias_gates
+    proj[:folded] += per_gate(p.bias_hh, G)[:folded, None]
+    return proj.reshape(G, n_steps, -1, H)
 
 
-def gate_major(A, n_steps, n_gates):
-    """``(T * B, G * H)`` rows, gates side by side, as a ``(T, G, B, H)`` copy."""
-    TB, GH = A.shape
-    blocks = A.reshape(n_steps, TB // n_steps, n_gates, GH // n_gates)
-    return np.ascontiguousarray(blocks.transpose(0, 2, 1, 3))
-
-
-def gates_side_by_side(A):
-    """Inverse of ``gate_major``: ``(T, G, B, H)`` as ``(T * B, G * H)`` rows."""
-    T, G, B, H = A.shape
-    return np.ascontiguousarray(A.transpose(0, 2, 1, 3)).reshape(T * B, G * H)
+def gate_major(A, n_gates):
+    """``(T * B, G * H)`` rows, gates side by side, as a ``(G, T * B, H)`` copy."""
+    return np.ascontiguousarray(per_gate(A.T, n_gates).mT)
 
 
 def state_indices(t, reverse):
@@ -114,11 +113,10 @@ def forward_direction(
         for t in step_order(n_steps, reverse):
             prev, cur = state_indices(t, reverse)
             n = block_sizes[t]
-            a_x = proj[t, :, rows][:, :n]
+            a_x = proj[:, t, rows][:, :n]
             cell.forward_step(block, t, n, prev, cur, a_x, p.weight_hh, p.bias_hh)
 
-    G, _, H = proj.shape[1:]
-    for_row_blocks(forward_rows, batch_sizes, G * H)
+    for_row_blocks(forward_rows, batch_sizes, cell.n_gates * H)
     return trace
 
 
@@ -131,10 +129,10 @@ def backward_direction(cell, trace, d_out, p, batch_sizes, reverse, cuts):
     """Gradients of the gate pre-activations for one direction of one layer.
 
     ``d_out`` (T, B, H) is the gradient of the loss with respect to the
-    direction's outputs.  Returns ``(dA_x, dA_h)``, each ``(T, G, B, H)``.
+    direction's outputs.  Returns ``(dA_x, dA_h)``, each ``(G, T, B, H)``.
     """
     n_steps, B, H = d_out.shape
-    dA_x = np.zeros((n_steps, cell.n_gates, B, H), d_out.dtype)
+    dA_x = np.zeros((cell.n_gates, n_steps, B, H), d_out.dtype)
     separate_dA_h = cell.folded_bias_gates < cell.n_gates
     dA_h = np.zeros_like(dA_x) if separate_dA_h else dA_x
 
@@ -165,15 +163,25 @@ def backward_direction(cell, trace, d_out, p, batch_sizes, reverse, cuts):
 def direction_param_grads(trace, X, dA_x, dA_h, reverse, g):
     """Accumulate the weight and bias gradients of one direction into views ``g``.
 
-    ``dA_x`` and ``dA_h`` come as ``(T * B, G * H)`` rows.  One GEMM per weight
-    matrix over all steps; padded rows carry zero gradient.
+    One (stacked) GEMM per weight matrix over all steps; padded rows carry zero
+    gradient.  ``dA_x`` and ``dA_h`` are ``(G, T, B, H)``.
     """
-    H = trace.h.shape[-1]
+    G, H = dA_x.shape[0], dA_x.shape[-1]
+    dA_x, dA_h = dA_x.reshape(G, -1, H), dA_h.reshape(G, -1, H)
     h_prev = trace.h[1:] if reverse else trace.h[:-1]
-    g.weight_hh[...] += dA_h.T @ h_prev.reshape(-1, H)
-    g.weight_ih[...] += np.asarray((X.T @ dA_x).T)
-    g.bias_ih[...] += dA_x.sum(axis=0)
-    g.bias_hh[...] += dA_h.sum(axis=0)
+    g.weight_hh[...] += (dA_h.mT @ h_prev.reshape(-1, H)).reshape(G * H, H)
+    g.weight_ih[...] += input_weight_gradient(X, dA_x)
+    g.bias_ih[...] += dA_x.sum(axis=1).reshape(-1)
+    g.bias_hh[...] += dA_h.sum(axis=1).reshape(-1)
+
+
+def input_weight_gradient(X, dA):
+    """``sum_t dA_t^T x_t`` as the ``(G * H, D)`` gradient of ``W_ih``."""
+    G, _, H = dA.shape
+    if sp.issparse(X):
+        dA_rows = dA.transpose(1, 0, 2).reshape(-1, G * H)
+        return np.asarray((X.T @ dA_rows).T)
+    return (dA.mT @ X).reshape(G * H, -1)
 
 
 def forward_stack(cell, X, batch_sizes, layers, initial=None, keep_trace=True):
@@ -239,13 +247,13 @@ def backward_stack(cell, inputs, traces, d_top, layers, grads, batch_sizes, cuts
                 reverse=d == 1,
                 cuts=cuts[d],
             )
-            dA_x_rows = gates_side_by_side(dA_x)
-            dA_h_rows = dA_x_rows if dA_h is dA_x else gates_side_by_side(dA_h)
             direction_param_grads(
-                trace, inputs[layer], dA_x_rows, dA_h_rows, d == 1, grads[layer][d]
+                trace, inputs[layer], dA_x, dA_h, d == 1, grads[layer][d]
             )
             if layer > 0:
-                d_x = dA_x_rows @ p.weight_ih
+                G = dA_x.shape[0]
+                dA_g = dA_x.reshape(G, -1, H)
+                d_x = np.matmul(dA_g, per_gate(p.weight_ih, G)).sum(axis=0)
                 d_in = d_x if d_in is None else d_in + d_x
         if layer > 0:
             d_out = d_in.reshape(d_top.shape[0], d_top.shape[1], -1)

@@ -13,8 +13,9 @@ output) and lets all steps share one buffer for everything else (a cell state
 buffer shared by all steps still holds each row's latest state), for forward
 passes that no backward pass follows.
 
-Gates are stored *gate-major*: ``gates[t]`` is ``(G, B, H)``, so each gate of a
-step is one contiguous ``(B, H)`` block.  NumPy runs elementwise operations on
+Gates are stored *gate-major*, ``(G, T, B, H)``: each gate of a step is one
+contiguous ``(B, H)`` block, and each gate over all steps one ``(T * B, H)``
+matrix for the weight-gradient GEMMs.  NumPy runs elementwise operations on
 contiguous blocks 3 to 5x faster than on the column slices of a ``(B, G * H)``
 matrix (its iterator buffers strided 2-D operands), which outweighs the cost of
 running the recurrent product as ``G`` stacked GEMMs instead of one.
@@ -25,12 +26,12 @@ length, longest first, so the rows still inside their sequence form a prefix
 last state, rows not yet started (reverse direction) keep the zero initial state.
 
 The input projection ``x_t W_ih^T + b_ih`` is computed for all steps before the
-loop; a step receives its ``(G, n, H)`` slice as ``a_x``.  Backward steps write
-the gradient of the gate pre-activations, also ``(G, n, H)`` per step, into
-``dA_x`` (for ``W_ih``, ``b_ih``) and ``dA_h`` (for ``W_hh``, ``b_hh``; a separate
-array only for the GRU, whose reset gate multiplies the recurrent product), and
-turn ``dh`` (and ``dc``) from the gradient at the step's output into the gradient
-at its input state.
+loop, also gate-major; a step receives its ``(G, n, H)`` slice as ``a_x``.
+Backward steps write the gradient of the gate pre-activations, also ``(G, n, H)``
+per step, into ``dA_x`` (for ``W_ih``, ``b_ih``) and ``dA_h`` (for ``W_hh``,
+``b_hh``; a separate array only for the GRU, whose reset gate multiplies the
+recurrent product), and turn ``dh`` (and ``dc``) from the gradient at the step's
+output into the gradient at its input state.
 """
 
 from typing import NamedTuple
@@ -54,27 +55,29 @@ class ElmanTrace(NamedTuple):
 class LSTMTrace(NamedTuple):
     h: np.ndarray  # (T + 1, B, H) hidden states
     c: np.ndarray  # (T + 1, B, H) cell states
-    gates: np.ndarray  # (T, 4, B, H) activated gates i, f, g, o
+    gates: np.ndarray  # (4, T, B, H) activated gates i, f, g, o
     tanh_c: np.ndarray  # (T, B, H) tanh(c_t)
 
 
 class GRUTrace(NamedTuple):
     h: np.ndarray  # (T + 1, B, H) hidden states
-    gates: np.ndarray  # (T, 3, B, H) activated gates r, z, n
+    gates: np.ndarray  # (3, T, B, H) activated gates r, z, n
     hn: np.ndarray  # (T, B, H) W_hn h_{t-1} + b_hn, the product the reset gate scales
 
 
-def step_arrays(T, shape, dtype, keep):
-    """Zeros of shape ``(T, *shape)``, one entry per step.
+def step_arrays(shape, dtype, keep, time_axis=0):
+    """Zeros of ``shape``, whose axis ``time_axis`` runs over the steps.
 
     With ``keep=False`` every step shares one buffer (a stride-0 time axis): a
     forward pass that no backward pass follows needs no per-step history of its
     gates, and reusing one buffer keeps the step's working set in cache.
     """
     if keep:
-        return np.zeros((T, *shape), dtype)
-    one = np.zeros(shape, dtype)
-    return np.lib.stride_tricks.as_strided(one, (T, *shape), (0, *one.strides))
+        return np.zeros(shape, dtype)
+    one = np.zeros(shape[:time_axis] + shape[time_axis + 1 :], dtype)
+    strides = list(one.strides)
+    strides.insert(time_axis, 0)
+    return np.lib.stride_tricks.as_strided(one, shape, strides)
 
 
 def per_gate(W, n_gates):
@@ -114,7 +117,7 @@ class ElmanCell:
         self.activation(h, out=h)
 
     def backward_step(self, trace, t, n, prev, cur, dh, dc, W_hh, dA_x, dA_h):
-        da = dA_x[t, 0, :n]
+        da = dA_x[0, t, :n]
         da[...] = dh
         self.derivative(trace.h[cur, :n], da)
         np.matmul(da, W_hh, out=dh)
@@ -135,13 +138,13 @@ class LSTMCell:
     def allocate(self, T, B, H, dtype, keep=True):
         return LSTMTrace(
             h=np.zeros((T + 1, B, H), dtype),
-            c=step_arrays(T + 1, (B, H), dtype, keep),
-            gates=step_arrays(T, (4, B, H), dtype, keep),
-            tanh_c=step_arrays(T, (B, H), dtype, keep),
+            c=step_arrays((T + 1, B, H), dtype, keep),
+            gates=step_arrays((4, T, B, H), dtype, keep, time_axis=1),
+            tanh_c=step_arrays((T, B, H), dtype, keep),
         )
 
     def forward_step(self, trace, t, n, prev, cur, a_x, W_hh, b_hh):
-        gates = trace.gates[t, :, :n]
+        gates = trace.gates[:, t, :n]
         recurrent_product(trace.h[prev, :n], W_hh, out=gates)
         gates += a_x
         i, f, g, o = gates
@@ -157,9 +160,9 @@ class LSTMCell:
         np.multiply(o, trace.tanh_c[t, :n], out=trace.h[cur, :n])
 
     def backward_step(self, trace, t, n, prev, cur, dh, dc, W_hh, dA_x, dA_h):
-        i, f, g, o = trace.gates[t, :, :n]
+        i, f, g, o = trace.gates[:, t, :n]
         tanh_c = trace.tanh_c[t, :n]
-        da = dA_x[t, :, :n]
+        da = dA_x[:, t, :n]
         da_i, da_f, da_g, da_o = da
         np.multiply(dh, tanh_c, out=da_o)
         inplace_logistic_derivative(o, da_o)
@@ -193,15 +196,15 @@ class GRUCell:
     def allocate(self, T, B, H, dtype, keep=True):
         return GRUTrace(
             h=np.zeros((T + 1, B, H), dtype),
-            gates=step_arrays(T, (3, B, H), dtype, keep),
-            hn=step_arrays(T, (B, H), dtype, keep),
+            gates=step_arrays((3, T, B, H), dtype, keep, time_axis=1),
+            hn=step_arrays((T, B, H), dtype, keep),
         )
 
     def forward_step(self, trace, t, n, prev, cur, a_x, W_hh, b_hh):
         H = W_hh.shape[1]
         W_hr_hz, W_hn = W_hh[: 2 * H], W_hh[2 * H :]
         h_prev = trace.h[prev, :n]
-        gates = trace.gates[t, :, :n]
+        gates = trace.gates[:, t, :n]
         r, z, n_gate = gates
         rz = gates[:2]
         recurrent_product(h_prev, W_hr_hz, out=rz)
@@ -219,8 +222,8 @@ class GRUCell:
         h += n_gate
 
     def backward_step(self, trace, t, n, prev, cur, dh, dc, W_hh, dA_x, dA_h):
-        r, z, n_gate = trace.gates[t, :, :n]
-        da_r, da_z, da_n = dA_x[t, :, :n]
+        r, z, n_gate = trace.gates[:, t, :n]
+        da_r, da_z, da_n = dA_x[:, t, :n]
         np.subtract(1.0, z, out=da_n)
         da_n *= dh
         inplace_tanh_derivative(n_gate, da_n)
@@ -229,8 +232,8 @@ class GRUCell:
         inplace_logistic_derivative(z, da_z)
         np.multiply(da_n, trace.hn[t, :n], out=da_r)
         inplace_logistic_derivative(r, da_r)
-        da_h = dA_h[t, :, :n]
-        da_h[:2] = dA_x[t, :2, :n]
+        da_h = dA_h[:, t, :n]
+        da_h[:2] = dA_x[:2, t, :n]
         np.multiply(da_n, r, out=da_h[2])
         dh *= z
         dh += recurrent_gradient(da_h, W_hh, out=None)
