@@ -40,7 +40,8 @@ sys.path.insert(0, str(HERE))
 
 from _common import CELLS, DTYPES, QUICK_SIZES, SIZES, Case, matmul_flops  # noqa: E402
 
-N_BATCHES = 4  # batches per epoch
+# Batches per epoch, fewer at the larger sizes to keep the full run short.
+BATCHES_PER_EPOCH = dict(zip(SIZES, (4, 2, 1), strict=True))
 GEMM_N = 1024  # square GEMM that measures the BLAS rate
 PAUSE = 0.05  # seconds between requests, so the idle pool's threads go to sleep
 FIT_LIMIT = 1.15  # end-to-end fit per epoch within 15% of the engine's
@@ -100,14 +101,12 @@ def run_side_by_side(cases, threads, args, times, rates):
     ours = WorkerProcess("_worker_numpy.py", threads)
     theirs = WorkerProcess("_worker_torch.py", threads)
     try:
-        for dtype in DTYPES:
-            shape = [GEMM_N] * 3
-            rates[threads, dtype] = ours.request(op="gemm", shape=shape, dtype=dtype)[
-                "gflops"
-            ]
         sides = [("ours", ours), ("torch", theirs)]
         for repeat in range(args.repeats):
             progress(f"  {threads} thread(s), repeat {repeat + 1}/{args.repeats}")
+            for dtype in args.dtypes:
+                reply = ours.request(op="gemm", shape=[GEMM_N] * 3, dtype=dtype)
+                rates[threads, dtype].append(reply["gflops"])
             for case in cases:
                 for op in ("train", "infer"):
                     for side, worker in sides:
@@ -164,7 +163,8 @@ def training_table(cases, thread_counts, times, rates):
             ours = statistics.median(times["ours", "train", case, threads])
             theirs = statistics.median(times["torch", "train", case, threads])
             ratio = ours / theirs
-            floor = matmul_flops(case) / (rates[threads, case.dtype] * 1e9) / ours
+            rate = statistics.median(rates[threads, case.dtype])
+            floor = matmul_flops(case) / (rate * 1e9) / ours
             target = floor_target = ""
             if threads == 2:
                 limit = training_target(case)
@@ -187,7 +187,8 @@ def inference_table(cases, thread_counts, times, rates):
             theirs = statistics.median(times["torch", "infer", case, threads])
             ratio = ours / theirs
             flops = matmul_flops(case, training=False)
-            floor = flops / (rates[threads, case.dtype] * 1e9) / ours
+            rate = statistics.median(rates[threads, case.dtype])
+            floor = flops / (rate * 1e9) / ours
             rows.append([case.cell, case.dtype, case.size, threads,
                          f"{ours * 1e3:.1f}", f"{theirs * 1e3:.1f}", f"{ratio:.2f}",
                          f"<= 1.0 {verdict(ratio, INFERENCE_TARGET)}", f"{floor:.0%}"])
@@ -219,7 +220,7 @@ def long_table(rows):
     ])
 
 
-def machine_facts(rates):
+def machine_facts(rates, start_load):
     import numpy as np
 
     blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
@@ -230,8 +231,8 @@ def machine_facts(rates):
         platform.processor(),
     )
     gemm = ", ".join(
-        f"{dtype} {threads} thr {rate:.0f}" for (threads, dtype), rate in
-        sorted(rates.items())
+        f"{dtype} {threads} thr {statistics.median(r):.0f}"
+        for (threads, dtype), r in sorted(rates.items())
     )
     return "\n".join([
         f"- date: {date.today().isoformat()}",
@@ -240,7 +241,9 @@ def machine_facts(rates):
         f"({blas.get('openblas configuration', '').split()[0:5]})",
         f"- numpy {np.__version__}, torch {version('torch')}, "
         f"Python {platform.python_version()}",
-        f"- measured GEMM rate ({GEMM_N}^3, GFLOP/s): {gemm}",
+        f"- measured GEMM rate ({GEMM_N}^3, GFLOP/s, median over repeats): {gemm}",
+        f"- 1-minute load average at start / end: {start_load:.1f} / "
+        f"{os.getloadavg()[0]:.1f} (other jobs shared the 2 cores)",
     ])
 
 
@@ -267,10 +270,10 @@ def parse_args():
 
 def main():
     args = parse_args()
-    cases = [Case(cell, dtype, size, N_BATCHES) for cell in args.cells
+    cases = [Case(cell, dtype, size, BATCHES_PER_EPOCH[size]) for cell in args.cells
              for dtype in args.dtypes for size in args.sizes]
-    times, rates = defaultdict(list), {}
-    start = time.perf_counter()
+    times, rates = defaultdict(list), defaultdict(list)
+    start, start_load = time.perf_counter(), os.getloadavg()[0]
     for threads in args.threads:
         progress(f"side by side with {threads} thread(s)")
         run_side_by_side(cases, threads, args, times, rates)
@@ -279,10 +282,11 @@ def main():
         progress("long sequences")
         long_rows = run_long_sequences(args.long_cells, args.long_lengths,
                                        max(args.threads))
-    print(machine_facts(rates))
+    print(machine_facts(rates, start_load))
     print(f"- command: python benchmarks/bench_training.py {' '.join(sys.argv[1:])}")
-    print(f"- run time: {time.perf_counter() - start:.0f} s; "
-          f"{N_BATCHES} batches per epoch; median of {args.repeats} repeats")
+    per_epoch = ", ".join(f"{n} at {size}" for size, n in BATCHES_PER_EPOCH.items())
+    print(f"- run time: {time.perf_counter() - start:.0f} s; batches per epoch: "
+          f"{per_epoch}; median of {args.repeats} interleaved repeats")
     print("\n### Training: one epoch (forward + backward + Adam)\n")
     print(training_table(cases, args.threads, times, rates))
     print("\n### Inference: one pass over the same batches\n")
