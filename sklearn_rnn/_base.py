@@ -394,7 +394,9 @@ class BaseRNN(VersionedPickleMixin, BaseEstimator, metaclass=ABCMeta):
             self._optimizer = None  # its moments belong to the diverging path
             warnings.warn(str(exc), ConvergenceWarning, stacklevel=_USER_FRAME)
         except KeyboardInterrupt:
-            warnings.warn("Training interrupted by user.", UserWarning, stacklevel=_USER_FRAME)
+            warnings.warn(
+                "Training interrupted by user.", UserWarning, stacklevel=_USER_FRAME
+            )
         if early_stopping:
             self._params[...] = self._best_params
 
@@ -546,7 +548,9 @@ class BaseRNN(VersionedPickleMixin, BaseEstimator, metaclass=ABCMeta):
                 },
             )
         except KeyboardInterrupt:
-            warnings.warn("Training interrupted by user.", UserWarning, stacklevel=_USER_FRAME)
+            warnings.warn(
+                "Training interrupted by user.", UserWarning, stacklevel=_USER_FRAME
+            )
             result = scipy.optimize.OptimizeResult(
                 x=best["theta"], fun=best["loss"], nit=best["nit"], success=True)
         if np.all(np.isfinite(result.x)):
