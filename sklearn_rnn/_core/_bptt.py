@@ -19,13 +19,10 @@ those rows is zeroed.  ``truncation_cuts`` builds them for both modes of
 ``bptt_truncate`` (see its docstring).
 """
 
-import functools
-from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
-from threadpoolctl import ThreadpoolController
 
 from ._cells import per_gate
 
@@ -107,16 +104,11 @@ def forward_direction(
         trace.h[0] = initial[0]
         if cell.has_cell_state:
             trace.c[0] = initial[1]
-
-    def forward_rows(rows, block_sizes):
-        block = rows_of(trace, rows)
-        for t in step_order(n_steps, reverse):
-            prev, cur = state_indices(t, reverse)
-            n = block_sizes[t]
-            a_x = proj[:, t, rows][:, :n]
-            cell.forward_step(block, t, n, prev, cur, a_x, p.weight_hh, p.bias_hh)
-
-    for_row_blocks(forward_rows, batch_sizes, cell.n_gates * H)
+    for t in step_order(n_steps, reverse):
+        prev, cur = state_indices(t, reverse)
+        n = batch_sizes[t]
+        a_x = proj[:, t, :n]
+        cell.forward_step(trace, t, n, prev, cur, a_x, p.weight_hh, p.bias_hh)
     return trace
 
 
@@ -135,28 +127,21 @@ def backward_direction(cell, trace, d_out, p, batch_sizes, reverse, cuts):
     dA_x = np.zeros((cell.n_gates, n_steps, B, H), d_out.dtype)
     separate_dA_h = cell.folded_bias_gates < cell.n_gates
     dA_h = np.zeros_like(dA_x) if separate_dA_h else dA_x
-
-    def backward_rows(rows, block_sizes):
-        block = rows_of(trace, rows)
-        block_cuts = cuts_within(cuts, rows, B)
-        dh = np.zeros_like(d_out[0, rows])
-        dc = np.zeros_like(dh) if cell.has_cell_state else None
-        dA_x_rows, dA_h_rows = dA_x[..., rows, :], dA_h[..., rows, :]
-        for t in step_order(n_steps, reverse, backward=True):
-            prev, cur = state_indices(t, reverse)
-            n = block_sizes[t]
-            dh[:n] += d_out[t, rows][:n]
-            dc_n = None if dc is None else dc[:n]
-            cell.backward_step(
-                block, t, n, prev, cur, dh[:n], dc_n, p.weight_hh, dA_x_rows, dA_h_rows
-            )
-            cut = block_cuts.get(t)
-            if cut is not None:
-                dh[cut] = 0.0
-                if dc is not None:
-                    dc[cut] = 0.0
-
-    for_row_blocks(backward_rows, batch_sizes, cell.n_gates * H)
+    dh = np.zeros((B, H), d_out.dtype)
+    dc = np.zeros((B, H), d_out.dtype) if cell.has_cell_state else None
+    for t in step_order(n_steps, reverse, backward=True):
+        prev, cur = state_indices(t, reverse)
+        n = batch_sizes[t]
+        dh[:n] += d_out[t, :n]
+        dc_n = None if dc is None else dc[:n]
+        cell.backward_step(
+            trace, t, n, prev, cur, dh[:n], dc_n, p.weight_hh, dA_x, dA_h
+        )
+        rows = cuts.get(t)
+        if rows is not None:
+            dh[rows] = 0.0
+            if dc is not None:
+                dc[rows] = 0.0
     return dA_x, dA_h
 
 
@@ -257,96 +242,6 @@ def backward_stack(cell, inputs, traces, d_top, layers, grads, batch_sizes, cuts
                 d_in = d_x if d_in is None else d_in + d_x
         if layer > 0:
             d_out = d_in.reshape(d_top.shape[0], d_top.shape[1], -1)
-
-
-# ------------------------------------------------------------------ row blocks
-# The per-step products of the time loop are small, too small for BLAS threads to
-# pay: measured here, two OpenBLAS threads ran the loop 1.0 to 2.4x *slower* than
-# one (every product synchronises the threads, and any other load on the machine
-# stalls them).  But the rows of a batch are independent inside the loop, so with
-# n BLAS threads the loop runs as n blocks of rows in n Python threads, each on
-# one BLAS thread, joined once at the end.  NumPy releases the GIL inside ufuncs
-# and BLAS calls, so the elementwise work, which NumPy runs on one thread, is
-# shared out too.  A block needs enough rows and work per step to repay the
-# Python overhead it adds.
-MIN_BLOCK_ROWS = 16
-MIN_BLOCK_WORK = 2**11  # rows x gate columns per step and block
-
-
-@functools.cache
-def _blas_controller():
-    return ThreadpoolController().select(user_api="blas")
-
-
-@functools.cache
-def _thread_pool(n_workers):
-    return ThreadPoolExecutor(n_workers, thread_name_prefix="sklearn_rnn")
-
-
-def n_row_blocks(n_rows, width):
-    """How many blocks to split ``n_rows`` rows of ``width`` gate columns into."""
-    by_rows = n_rows // MIN_BLOCK_ROWS
-    by_work = n_rows * width // MIN_BLOCK_WORK
-    return max(1, min(blas_threads(), by_rows, by_work))
-
-
-def blas_threads():
-    libraries = _blas_controller().lib_controllers
-    return max((lib.get_num_threads() or 1 for lib in libraries), default=1)
-
-
-def row_blocks(batch_sizes, n_blocks):
-    """Contiguous row slices with about equal numbers of active (row, step) pairs.
-
-    Rows are sorted by length, so the first blocks hold fewer, longer rows.
-    """
-    n_rows = int(batch_sizes[0])
-    steps_per_row = (batch_sizes[:, None] > np.arange(n_rows)).sum(axis=0)
-    work_so_far = np.cumsum(steps_per_row)
-    shares = work_so_far[-1] * np.arange(1, n_blocks) / n_blocks
-    inner = np.searchsorted(work_so_far, shares) + 1
-    edges = np.unique([0, *inner.tolist(), n_rows]).tolist()
-    return [slice(lo, hi) for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
-
-
-def rows_of(trace, rows):
-    """The same trace restricted to a block of rows (views; the batch axis is the
-    second-to-last of every trace array)."""
-    return type(trace)(*(a[..., rows, :] for a in trace))
-
-
-def block_batch_sizes(batch_sizes, rows, n_rows):
-    """Active rows of the block ``rows`` at each step."""
-    lo, hi, _ = rows.indices(n_rows)
-    return np.clip(batch_sizes - lo, 0, hi - lo)
-
-
-def cuts_within(cuts, rows, n_rows):
-    """``cuts`` as seen by the block ``rows``, in the block's row numbers."""
-    lo, hi, _ = rows.indices(n_rows)
-    inside = {}
-    for t, cut in cuts.items():
-        start, stop, _ = cut.indices(n_rows)
-        start, stop = max(start, lo), min(stop, hi)
-        if stop > start:
-            inside[t] = slice(start - lo, stop - lo)
-    return inside
-
-
-def for_row_blocks(function, batch_sizes, width):
-    """Call ``function(rows, block_batch_sizes)`` once per block of rows, the
-    blocks in parallel threads, each on one BLAS thread."""
-    n_rows = int(batch_sizes[0]) if len(batch_sizes) else 0
-    n_blocks = n_row_blocks(n_rows, width)
-    blocks = row_blocks(batch_sizes, n_blocks) if n_blocks > 1 else [slice(None)]
-    sizes = [block_batch_sizes(batch_sizes, rows, n_rows) for rows in blocks]
-    with _blas_controller().limit(limits=1):
-        pool = _thread_pool(len(blocks) - 1) if len(blocks) > 1 else None
-        jobs = zip(blocks[1:], sizes[1:], strict=True)
-        futures = [pool.submit(function, *job) for job in jobs]
-        function(blocks[0], sizes[0])
-        for future in futures:
-            future.result()
 
 
 def final_states(layer_traces, lengths):

@@ -1,12 +1,11 @@
 """Recurrent cells: one time step forward and backward, in PyTorch's conventions.
 
 Each cell owns a *trace*, a named tuple of arrays that covers the whole sequence,
-allocated once per layer and direction, the batch on the second-to-last axis of
-every array (so a block of rows of a trace is a trace too).  ``h`` and ``c`` hold
-``T + 1`` states: the initial state and one per step.  A forward-direction step
-``t`` reads state ``t`` and writes state ``t + 1``; a reverse-direction step reads
-``t + 1`` and writes ``t``.  The time loop (``_bptt.py``) passes those two indices
-as ``prev`` and ``cur``.
+allocated once per layer and direction.  ``h`` and ``c`` hold ``T + 1`` states:
+the initial state and one per step.  A forward-direction step ``t`` reads state
+``t`` and writes state ``t + 1``; a reverse-direction step reads ``t + 1`` and
+writes ``t``.  The time loop (``_bptt.py``) passes those two indices as ``prev``
+and ``cur``.
 
 ``allocate(..., keep=False)`` keeps the full history of ``h`` only (the layer's
 output) and lets all steps share one buffer for everything else (a cell state
