@@ -6,10 +6,12 @@ small named steps: ``_fit`` -> ``_fit_stochastic`` / ``_fit_lbfgs`` ->
 scikit-learn's MLP (loss curve, early stopping, best weights).
 """
 
+import threading
 import time
 import warnings
 from abc import ABCMeta, abstractmethod
-from functools import partial
+from contextlib import nullcontext
+from functools import cache, partial
 from numbers import Integral, Real
 
 import numpy as np
@@ -27,6 +29,7 @@ from sklearn.utils.validation import (
     check_is_fitted,
     validate_data,
 )
+from threadpoolctl import ThreadpoolController
 
 from ._core._losses import LOSSES
 from ._core._network import RecurrentNetwork
@@ -41,6 +44,52 @@ from ._sequences import (
 )
 
 PREDICT_CHUNK = 512  # sequences per forward pass at prediction time (bounded memory)
+# OpenBLAS and MKL share even small matrix products between threads. For the
+# per-step products of a small recurrent layer the hand-over costs more than the
+# second thread brings (on 2 cores: 2-10x slower epochs at H=32), so below this
+# many multiply-adds per step (rows x H x gates*H) the estimators hold BLAS to one
+# thread while they train and predict.
+SINGLE_THREAD_STEP_WORK = 2**21
+
+
+@cache
+def _blas():
+    return ThreadpoolController().select(user_api="blas")
+
+
+class _OneBlasThread:
+    """Hold BLAS to one thread. The limit is process-wide, so concurrent fits and
+    predicts share it: the first to enter sets it, the last to leave restores the
+    original thread counts (nested or overlapping uses never leave it stuck at 1)."""
+
+    _lock = threading.Lock()
+    _users = 0
+    _limiter = None
+
+    def __enter__(self):
+        with self._lock:
+            if _OneBlasThread._users == 0:
+                _OneBlasThread._limiter = _blas().limit(limits=1)
+            _OneBlasThread._users += 1
+
+    def __exit__(self, *exc_info):
+        with self._lock:
+            _OneBlasThread._users -= 1
+            if _OneBlasThread._users == 0:
+                _OneBlasThread._limiter.restore_original_limits()
+
+
+GATES = {"elman": 1, "gru": 3, "lstm": 4}
+
+
+def blas_threads_for(estimator, n_rows):
+    """One BLAS thread when the estimator's per-step products are small."""
+    sizes = estimator.hidden_layer_sizes
+    width = max(sizes) if np.iterable(sizes) and len(sizes) else sizes
+    if not isinstance(width, Integral):
+        return nullcontext()  # invalid sizes: let _build_network say so
+    work = n_rows * width * GATES[estimator.cell] * width
+    return _OneBlasThread() if work < SINGLE_THREAD_STEP_WORK else nullcontext()
 
 
 class _Diverged(Exception):
@@ -278,6 +327,11 @@ class BaseRNN(VersionedPickleMixin, BaseEstimator, metaclass=ABCMeta):
         Training resumes from the current weights with ``partial_fit`` or
         ``warm_start``, whether they come from an earlier fit or ``set_weights``.
         """
+        rows = 1_000_000 if self.solver == "lbfgs" else self.batch_size
+        with blas_threads_for(self, 200 if rows == "auto" else rows):
+            return self._fit_unlimited(X, y, sample_weight, incremental)
+
+    def _fit_unlimited(self, X, y, sample_weight, incremental):
         self._require_y(y)
         resume = (incremental or self.warm_start) and hasattr(self, "_params")
         fitted = resume and hasattr(self, "n_iter_")
@@ -605,6 +659,10 @@ class BaseRNN(VersionedPickleMixin, BaseEstimator, metaclass=ABCMeta):
     def _raw_predict(self, X):
         """Output-layer activations: (n, n_outputs) or a list of (T_i, n_outputs)."""
         check_is_fitted(self)
+        with blas_threads_for(self, PREDICT_CHUNK):
+            return self._raw_predict_unlimited(X)
+
+    def _raw_predict_unlimited(self, X):
         data = self._validate_sequences(X, reset=False)
         out = self._predict_sequences(data)
         _check_finite_output(out if self.return_sequences else [out])
