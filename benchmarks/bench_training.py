@@ -18,7 +18,7 @@ tables show medians.
 
 Usage::
 
-    python benchmarks/bench_training.py            # full run, about 10 minutes
+    python benchmarks/bench_training.py            # full run, about 15 minutes
     python benchmarks/bench_training.py --quick    # smoke run, under a minute
 """
 
