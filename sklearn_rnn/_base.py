@@ -105,8 +105,8 @@ def _check_finite_output(outputs):
 
 
 # Training warnings point at the user's fit/partial_fit call: warn <- _fit_stochastic
-# or _fit_lbfgs <- _fit <- fit <- _fit_context's wrapper <- caller.
-_USER_FRAME = 5
+# or _fit_lbfgs <- _fit_unlimited <- _fit <- fit <- _fit_context wrapper <- caller.
+_USER_FRAME = 6
 
 
 class ModelVersionWarning(InconsistentVersionWarning):
