@@ -6,6 +6,7 @@ small named steps: ``_fit`` -> ``_fit_stochastic`` / ``_fit_lbfgs`` ->
 scikit-learn's MLP (loss curve, early stopping, best weights).
 """
 
+import math
 import threading
 import time
 import warnings
@@ -508,13 +509,16 @@ class BaseRNN(VersionedPickleMixin, BaseEstimator, metaclass=ABCMeta):
             alpha=self.alpha,
             bptt_truncate=self.bptt_truncate,
         )
-        if not (np.isfinite(loss) and np.isfinite(grad).all()):
+        # The gradient's norm (computed anyway for clipping) is finite exactly when
+        # every entry is; a non-finite gradient never reaches the optimizer.
+        norm = clip_gradients(grad, self.clip_value, self.clip_norm)
+        if not (math.isfinite(loss) and math.isfinite(norm)):
             raise _Diverged(
-                f"Training diverged at iteration {self.n_iter_ + 1}: the loss became "
-                "non-finite. The best weights reached so far were kept. Set clip_norm "
-                "(for example clip_norm=1.0) or lower learning_rate_init."
+                f"Training diverged at iteration {self.n_iter_ + 1}: the loss or its "
+                "gradient became non-finite. The best weights reached so far were "
+                "kept. Set clip_norm (for example clip_norm=1.0) or lower "
+                "learning_rate_init."
             )
-        clip_gradients(grad, self.clip_value, self.clip_norm)
         self._optimizer.update_params(self._params, grad)
         if not np.isfinite(self._params).all():
             raise _Diverged(
@@ -581,9 +585,7 @@ class BaseRNN(VersionedPickleMixin, BaseEstimator, metaclass=ABCMeta):
                     params, batch, Y, W, alpha=0.0, bptt_truncate=self.bptt_truncate)
                 loss += loss_b * float(W.sum())
                 grad += grad_b * W.sum()
-            mask = self._network.weight_mask
-            loss += 0.5 * self.alpha * float(params[mask] @ params[mask])
-            grad[mask] += self.alpha * params[mask]
+            loss += self._network.add_l2_penalty(params, grad, self.alpha)
             if loss / total < best["loss"]:
                 best.update(loss=loss / total, theta=theta.copy())
             return loss / total, (grad / total).astype(np.float64)
@@ -691,7 +693,7 @@ class BaseRNN(VersionedPickleMixin, BaseEstimator, metaclass=ABCMeta):
         for indices in self._batches(data, shuffle=False):
             batch, order = data.batch(indices)
             Y, W = self._batch_targets(targets, weights, order, batch, data.dtype)
-            Z, _ = self._network.forward(self._params, batch)
+            Z, _ = self._network.forward(self._params, batch, keep_trace=False)
             loss_sum, _ = LOSSES[self._network.loss_name](Z, Y, W)
             total_loss += float(loss_sum)
             total_weight += float(W.sum())

@@ -44,12 +44,9 @@ class ParameterLayout:
             for name, shape in self.shapes.items()
         }
 
-    def weight_mask(self):
-        """Boolean vector, True on weight matrices (where the L2 penalty applies)."""
-        mask = np.zeros(self.size, dtype=bool)
-        for name, view in self.views(mask).items():
-            view[...] = "weight" in name
-        return mask
+    def weight_slices(self):
+        """Slices of the weight matrices (where the L2 penalty applies, not biases)."""
+        return [part for name, part in self.slices.items() if "weight" in name]
 
 
 def _orthogonal(rng, n):
@@ -113,7 +110,7 @@ class RecurrentNetwork:
         self.return_sequences = return_sequences
         self.loss_name = loss
         self.layout = ParameterLayout(self._shapes())
-        self.weight_mask = self.layout.weight_mask()
+        self.weight_slices = self.layout.weight_slices()
 
     def _shapes(self):
         shapes = {}
@@ -212,13 +209,23 @@ class RecurrentNetwork:
     def _normalise(self, flat, grad, loss_sum, weights, alpha):
         total = float(np.sum(weights))
         scale = 1.0 / total if total > 0 else 1.0
-        penalty = 0.0
-        if alpha:
-            W = flat[self.weight_mask]
-            penalty = 0.5 * alpha * float(W @ W)
-            grad[self.weight_mask] += alpha * W
+        penalty = self.add_l2_penalty(flat, grad, alpha) if alpha else 0.0
         grad *= scale
         return (float(loss_sum) + penalty) * scale, grad
+
+    def add_l2_penalty(self, flat, grad, alpha):
+        """Add the gradient of ``alpha / 2 * ||W||^2`` to ``grad``; return the penalty.
+
+        ``W`` runs over the weight matrices only (biases are not penalised, as in
+        scikit-learn's MLP); each is a contiguous slice of the flat vectors, so
+        this costs one pass over the weights and no copies of the whole vector.
+        """
+        total = 0.0
+        for part in self.weight_slices:
+            W = flat[part]
+            total += float(W @ W)
+            grad[part] += alpha * W
+        return 0.5 * alpha * total
 
     def _backward(self, flat, grad, batch, cache, dZ, bptt_truncate):
         v, g = self.layout.views(flat), self.layout.views(grad)
