@@ -230,20 +230,24 @@ def machine_facts(rates, start_load):
          if line.startswith("model name")),
         platform.processor(),
     )
+    from numpy._core._multiarray_umath import __cpu_features__ as simd
+
+    vector = next((v for k, v in (("AVX512_SKX", "AVX-512"), ("AVX2", "AVX2"))
+                   if simd.get(k)), "older than AVX2")
     gemm = ", ".join(
         f"{dtype} {threads} thr {statistics.median(r):.0f}"
         for (threads, dtype), r in sorted(rates.items())
     )
     return "\n".join([
         f"- date: {date.today().isoformat()}",
-        f"- CPU: {cpu}, {os.cpu_count()} cores",
+        f"- CPU: {cpu}, {os.cpu_count()} cores, widest SIMD NumPy uses: {vector}",
         f"- BLAS: {blas['name']} {blas['version']} "
         f"({blas.get('openblas configuration', '').split()[0:5]})",
         f"- numpy {np.__version__}, torch {version('torch')}, "
         f"Python {platform.python_version()}",
         f"- measured GEMM rate ({GEMM_N}^3, GFLOP/s, median over repeats): {gemm}",
         f"- 1-minute load average at start / end: {start_load:.1f} / "
-        f"{os.getloadavg()[0]:.1f} (other jobs shared the 2 cores)",
+        f"{os.getloadavg()[0]:.1f} (the benchmark's own workers count)",
     ])
 
 
