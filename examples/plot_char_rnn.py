@@ -33,7 +33,6 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
-from threadpoolctl import threadpool_limits
 
 from sklearn_rnn import BagOfWordsSequencer, RNNClassifier
 
@@ -80,10 +79,10 @@ X_test, y_test = chunks(test_onehot, test_chars)
 # --------
 # A GRU with 128 hidden units, Adam, minibatches of 16 chunks and gradient
 # clipping. The matrices involved are small, and on small matrices several
-# BLAS threads cost more in synchronisation than they gain: on our busy 2-core
-# machine, limiting BLAS to one thread with ``threadpoolctl`` (a scikit-learn
-# dependency) made this fit 1.7 to 2.8 times faster, depending on the other
-# load on the machine.
+# BLAS threads cost more in synchronisation than they gain (on our busy 2-core
+# machine, one BLAS thread made this fit 1.7 to 2.8 times faster), so the
+# estimators run models this small on one BLAS thread by themselves; see the
+# scaling guide for the rule.
 model = RNNClassifier(
     cell="gru",
     hidden_layer_sizes=(128,),
@@ -94,7 +93,7 @@ model = RNNClassifier(
     max_iter=8,
     random_state=0,
 )
-with threadpool_limits(limits=1), warnings.catch_warnings():
+with warnings.catch_warnings():
     warnings.simplefilter("ignore", ConvergenceWarning)
     model.fit(X_train, y_train)
 
@@ -124,8 +123,7 @@ bigram = np.ones((len(symbols), len(symbols)))
 np.add.at(bigram, (train_codes[:-1], train_codes[1:]), 1.0)
 bigram /= bigram.sum(axis=1, keepdims=True)
 
-with threadpool_limits(limits=1):
-    test_proba = np.vstack(model.predict_proba(X_test))
+test_proba = np.vstack(model.predict_proba(X_test))
 scores = {
     "unigram": -np.mean(np.log2(unigram[test_codes[1:]])),
     "bigram": -np.mean(np.log2(bigram[test_codes[:-1], test_codes[1:]])),
@@ -156,10 +154,9 @@ def sample(model, prompt, n_chars, temperature, rng):
 
 
 rng = np.random.RandomState(0)
-with threadpool_limits(limits=1):
-    for temperature in (0.5, 1.0):
-        print(f"--- temperature {temperature} ---")
-        print(sample(model, "HAMLET\n", 300, temperature, rng))
+for temperature in (0.5, 1.0):
+    print(f"--- temperature {temperature} ---")
+    print(sample(model, "HAMLET\n", 300, temperature, rng))
 
 # %%
 # The samples are rough, as they must be after a few seconds of training on
@@ -193,8 +190,7 @@ ax_loss.set_ylabel("bits per character")
 ax_loss.legend(fontsize="small")
 
 line = X_test[8]
-with threadpool_limits(limits=1):
-    line_proba = model.predict_proba([line])[0]
+line_proba = model.predict_proba([line])[0]
 truth = y_test[8]
 p_truth = line_proba[np.arange(len(truth)), np.searchsorted(symbols, truth)]
 ax_line.bar(np.arange(len(truth)), p_truth, color="tab:blue")
