@@ -230,8 +230,10 @@ def machine_facts(rates, start_load):
          if line.startswith("model name")),
         platform.processor(),
     )
-    from numpy._core._multiarray_umath import __cpu_features__ as simd
-
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__ as simd
+    except ImportError:  # NumPy 1.x
+        from numpy.core._multiarray_umath import __cpu_features__ as simd
     vector = next((v for k, v in (("AVX512_SKX", "AVX-512"), ("AVX2", "AVX2"))
                    if simd.get(k)), "older than AVX2")
     gemm = ", ".join(
