@@ -22,10 +22,16 @@ from sklearn_rnn import RNNClassifier  # noqa: E402
 from sklearn_rnn._core._bptt import Batch, batch_sizes_from_lengths  # noqa: E402
 from sklearn_rnn._core._network import RecurrentNetwork  # noqa: E402
 from sklearn_rnn._core._optimizers import AdamOptimizer  # noqa: E402
+from sklearn_rnn._core._workspace import Workspace  # noqa: E402
 
 
 class EngineCase:
-    """Network, Adam and prebuilt time-major batches for one case."""
+    """Network, Adam and prebuilt time-major batches for one case.
+
+    Scratch memory is handled as the estimators handle it: one ``Workspace``
+    lent from step to step for training (``fit`` creates one per call), and a
+    new one for each inference pass (``predict`` creates one per call).
+    """
 
     def __init__(self, case):
         B, T, D, H = case.size
@@ -34,6 +40,7 @@ class EngineCase:
         self.net = RecurrentNetwork(case.cell, D, (H,), N_CLASSES, loss="softmax")
         self.params = self.net.init_params(np.random.default_rng(0), dtype=case.dtype)
         self.adam = AdamOptimizer(self.params, 1e-3)
+        self.workspace = Workspace()
         lengths = np.full(B, T)
         sizes = batch_sizes_from_lengths(lengths, T)
         self.batches = []
@@ -46,12 +53,15 @@ class EngineCase:
 
     def train_epoch(self):
         for batch, Y, W in self.batches:
-            _, grad = self.net.loss_and_grad(self.params, batch, Y, W)
+            _, grad = self.net.loss_and_grad(
+                self.params, batch, Y, W, workspace=self.workspace
+            )
             self.adam.update_params(self.params, grad)
 
     def infer_epoch(self):
+        workspace = Workspace()
         for batch, _, _ in self.batches:
-            self.net.predict(self.params, batch)
+            self.net.predict(self.params, batch, workspace)
 
     def fit(self, n_epochs):
         """End-to-end ``RNNClassifier.fit`` on the same data for ``n_epochs``."""

@@ -35,6 +35,7 @@ from threadpoolctl import ThreadpoolController
 from ._core._losses import LOSSES
 from ._core._network import RecurrentNetwork
 from ._core._optimizers import OPTIMIZERS, clip_gradients
+from ._core._workspace import Workspace
 from ._sequences import (
     EXPECTED_FORMS,
     FLOAT_DTYPES,
@@ -429,10 +430,12 @@ class BaseRNN(VersionedPickleMixin, BaseEstimator, metaclass=ABCMeta):
         early_stopping = self.early_stopping and not incremental
         train, val = self._split(data, targets, weights, early_stopping)
         self._best_params = self._params.copy()
+        # Scratch memory lent from one training step to the next (this call only).
+        workspace = Workspace()
         try:
             for _ in range(1 if incremental else self.max_iter):
                 start = time.perf_counter()
-                loss = self._run_epoch(*train)
+                loss = self._run_epoch(*train, workspace)
                 self._end_epoch(loss, train[0], val, time.perf_counter() - start)
                 if self._should_stop(early_stopping):
                     break
@@ -486,20 +489,20 @@ class BaseRNN(VersionedPickleMixin, BaseEstimator, metaclass=ABCMeta):
     def _stratify_labels(self, targets):
         return None
 
-    def _run_epoch(self, data, targets, weights):
+    def _run_epoch(self, data, targets, weights, workspace=None):
         """One pass over the data; returns the mean training loss."""
         batches = self._batches(data, shuffle=self.shuffle)
         total_loss = total_weight = 0.0
         for indices in batches:
             batch, order = data.batch(indices)
             Y, W = self._batch_targets(targets, weights, order, batch, data.dtype)
-            loss = self._train_step(batch, Y, W)
+            loss = self._train_step(batch, Y, W, workspace)
             total_loss += loss * W.sum()
             total_weight += W.sum()
         self.t_ += len(data)
         return total_loss / total_weight if total_weight > 0 else 0.0
 
-    def _train_step(self, batch, Y, W):
+    def _train_step(self, batch, Y, W, workspace=None):
         """Loss and gradient on one batch, clipping, one optimizer update."""
         loss, grad = self._network.loss_and_grad(
             self._params,
@@ -508,6 +511,7 @@ class BaseRNN(VersionedPickleMixin, BaseEstimator, metaclass=ABCMeta):
             W,
             alpha=self.alpha,
             bptt_truncate=self.bptt_truncate,
+            workspace=workspace,
         )
         # The gradient's norm (computed anyway for clipping) is finite exactly when
         # every entry is; a non-finite gradient never reaches the optimizer.
@@ -576,13 +580,15 @@ class BaseRNN(VersionedPickleMixin, BaseEstimator, metaclass=ABCMeta):
         total = sum(float(W.sum()) for _, _, W in parts) or 1.0
         # The best point evaluated so far, kept if the user interrupts.
         best = {"loss": np.inf, "theta": self._params.astype(np.float64), "nit": 0}
+        workspace = Workspace()
 
         def fun(theta):
             params = theta.astype(dtype)
             loss, grad = 0.0, np.zeros_like(params)
             for batch, Y, W in parts:
                 loss_b, grad_b = self._network.loss_and_grad(
-                    params, batch, Y, W, alpha=0.0, bptt_truncate=self.bptt_truncate)
+                    params, batch, Y, W, alpha=0.0, bptt_truncate=self.bptt_truncate,
+                    workspace=workspace)
                 loss += loss_b * float(W.sum())
                 grad += grad_b * W.sum()
             loss += self._network.add_l2_penalty(params, grad, self.alpha)
@@ -676,10 +682,11 @@ class BaseRNN(VersionedPickleMixin, BaseEstimator, metaclass=ABCMeta):
             out = [None] * len(data)
         else:
             out = np.empty((len(data), self._network.n_outputs), dtype=data.dtype)
+        workspace = Workspace()  # this call's own: concurrent predicts never share
         for start in range(0, len(data), PREDICT_CHUNK):
             batch, order = data.batch(np.arange(start, min(start + PREDICT_CHUNK,
                                                            len(data))))
-            P = self._network.predict(params, batch)
+            P = self._network.predict(params, batch, workspace)
             if not self.return_sequences:
                 out[order] = P
                 continue
@@ -690,10 +697,12 @@ class BaseRNN(VersionedPickleMixin, BaseEstimator, metaclass=ABCMeta):
     def _mean_loss(self, data, targets, weights):
         """Weighted mean loss (no penalty) over data, for validation curves."""
         total_loss = total_weight = 0.0
+        workspace = Workspace()
         for indices in self._batches(data, shuffle=False):
             batch, order = data.batch(indices)
             Y, W = self._batch_targets(targets, weights, order, batch, data.dtype)
-            Z, _ = self._network.forward(self._params, batch, keep_trace=False)
+            Z, _ = self._network.forward(self._params, batch, keep_trace=False,
+                                         workspace=workspace)
             loss_sum, _ = LOSSES[self._network.loss_name](Z, Y, W)
             total_loss += float(loss_sum)
             total_weight += float(W.sum())

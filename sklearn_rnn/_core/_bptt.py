@@ -25,6 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._cells import per_gate
+from ._workspace import FRESH
 
 
 class Batch(NamedTuple):
@@ -57,14 +58,16 @@ class LayerParams(NamedTuple):
     bias_hh: np.ndarray  # (G * H,)
 
 
-def input_projection(cell, X, p, n_steps):
+def input_projection(cell, X, p, n_steps, ws=FRESH):
     """``x_t W_ih^T + b_ih`` (plus ``b_hh`` where the cell allows) for all steps,
     gate-major ``(G, T, B, H)``."""
     G, H = cell.n_gates, p.weight_hh.shape[1]
     if sp.issparse(X):
         proj = gate_major(np.asarray(X @ p.weight_ih.T), G)
     else:
-        proj = np.matmul(X, per_gate(p.weight_ih, G).mT)
+        dtype = np.result_type(X.dtype, p.weight_ih.dtype)
+        proj = ws.empty((G, X.shape[0], H), dtype)
+        np.matmul(X, per_gate(p.weight_ih, G).mT, out=proj)
     proj += per_gate(p.bias_ih, G)[:, None]
     folded = cell.folded_bias_gates
     proj[:folded] += per_gate(p.bias_hh, G)[:folded, None]
@@ -88,18 +91,19 @@ def step_order(n_steps, reverse, backward=False):
 
 
 def forward_direction(
-    cell, X, p, batch_sizes, reverse=False, initial=None, keep_trace=True
+    cell, X, p, batch_sizes, reverse=False, initial=None, keep_trace=True, ws=FRESH
 ):
     """Run one direction of one layer over all steps; return its trace.
 
     ``initial`` is ``(h0, c0)`` for a forward direction (``c0`` None unless LSTM);
     the reverse direction always starts from zeros at each sequence's end.
     ``keep_trace=False`` keeps only what the outputs need (no backward pass).
+    Scratch and trace arrays come from the workspace ``ws``.
     """
     n_steps = len(batch_sizes)
-    proj = input_projection(cell, X, p, n_steps)
+    proj = input_projection(cell, X, p, n_steps, ws)
     B, H = proj.shape[2], p.weight_hh.shape[1]
-    trace = cell.allocate(n_steps, B, H, proj.dtype, keep_trace)
+    trace = cell.allocate(n_steps, B, H, proj.dtype, keep_trace, ws)
     if initial is not None:
         trace.h[0] = initial[0]
         if cell.has_cell_state:
@@ -117,16 +121,16 @@ def direction_outputs(trace, reverse):
     return trace.h[:-1] if reverse else trace.h[1:]
 
 
-def backward_direction(cell, trace, d_out, p, batch_sizes, reverse, cuts):
+def backward_direction(cell, trace, d_out, p, batch_sizes, reverse, cuts, ws=FRESH):
     """Gradients of the gate pre-activations for one direction of one layer.
 
     ``d_out`` (T, B, H) is the gradient of the loss with respect to the
     direction's outputs.  Returns ``(dA_x, dA_h)``, each ``(G, T, B, H)``.
     """
     n_steps, B, H = d_out.shape
-    dA_x = np.zeros((cell.n_gates, n_steps, B, H), d_out.dtype)
+    dA_x = ws.zeros((cell.n_gates, n_steps, B, H), d_out.dtype)
     separate_dA_h = cell.folded_bias_gates < cell.n_gates
-    dA_h = np.zeros_like(dA_x) if separate_dA_h else dA_x
+    dA_h = ws.zeros(dA_x.shape, dA_x.dtype) if separate_dA_h else dA_x
     dh = np.zeros((B, H), d_out.dtype)
     dc = np.zeros((B, H), d_out.dtype) if cell.has_cell_state else None
     for t in step_order(n_steps, reverse, backward=True):
@@ -169,7 +173,9 @@ def input_weight_gradient(X, dA):
     return (dA.mT @ X).reshape(G * H, -1)
 
 
-def forward_stack(cell, X, batch_sizes, layers, initial=None, keep_trace=True):
+def forward_stack(
+    cell, X, batch_sizes, layers, initial=None, keep_trace=True, ws=FRESH
+):
     """Forward pass through all layers.
 
     ``layers`` is a list (one entry per layer) of lists of ``LayerParams`` (one
@@ -191,25 +197,30 @@ def forward_stack(cell, X, batch_sizes, layers, initial=None, keep_trace=True):
                 reverse=d == 1,
                 initial=start if d == 0 else None,
                 keep_trace=keep_trace,
+                ws=ws,
             )
             for d, p in enumerate(directions)
         ]
         inputs.append(X)
         traces.append(layer_traces)
-        out = layer_output(layer_traces)
+        out = layer_output(layer_traces, ws)
         X = out.reshape(n_steps * out.shape[1], out.shape[2])
     return inputs, traces
 
 
-def layer_output(layer_traces):
+def layer_output(layer_traces, ws=FRESH):
     """``(T, B, n_directions * H)`` output of a layer: directions concatenated."""
     outputs = [direction_outputs(tr, d == 1) for d, tr in enumerate(layer_traces)]
     if len(outputs) == 1:
         return outputs[0]
-    return np.concatenate(outputs, axis=-1)
+    T, B, H = outputs[0].shape
+    out = ws.empty((T, B, len(outputs) * H), outputs[0].dtype)
+    return np.concatenate(outputs, axis=-1, out=out)
 
 
-def backward_stack(cell, inputs, traces, d_top, layers, grads, batch_sizes, cuts):
+def backward_stack(
+    cell, inputs, traces, d_top, layers, grads, batch_sizes, cuts, ws=FRESH
+):
     """Backward pass through all layers, accumulating into ``grads``.
 
     ``d_top`` is the gradient with respect to the top layer's output
@@ -231,6 +242,7 @@ def backward_stack(cell, inputs, traces, d_top, layers, grads, batch_sizes, cuts
                 batch_sizes,
                 reverse=d == 1,
                 cuts=cuts[d],
+                ws=ws,
             )
             direction_param_grads(
                 trace, inputs[layer], dA_x, dA_h, d == 1, grads[layer][d]
@@ -238,8 +250,13 @@ def backward_stack(cell, inputs, traces, d_top, layers, grads, batch_sizes, cuts
             if layer > 0:
                 G = dA_x.shape[0]
                 dA_g = dA_x.reshape(G, -1, H)
-                d_x = np.matmul(dA_g, per_gate(p.weight_ih, G)).sum(axis=0)
-                d_in = d_x if d_in is None else d_in + d_x
+                W_g = per_gate(p.weight_ih, G)
+                per_g = ws.empty((G, dA_g.shape[1], W_g.shape[2]), dA_x.dtype)
+                np.matmul(dA_g, W_g, out=per_g)
+                if d_in is None:
+                    d_in = per_g.sum(axis=0, out=ws.empty(per_g.shape[1:], per_g.dtype))
+                else:
+                    d_in += per_g.sum(axis=0)
         if layer > 0:
             d_out = d_in.reshape(d_top.shape[0], d_top.shape[1], -1)
 

@@ -7,10 +7,11 @@ the initial state and one per step.  A forward-direction step ``t`` reads state
 writes ``t``.  The time loop (``_bptt.py``) passes those two indices as ``prev``
 and ``cur``.
 
-``allocate(..., keep=False)`` keeps the full history of ``h`` only (the layer's
-output) and lets all steps share one buffer for everything else (a cell state
-buffer shared by all steps still holds each row's latest state), for forward
-passes that no backward pass follows.
+``allocate`` takes its arrays from a workspace (``_workspace.py``), which reuses
+them from one training step to the next.  ``allocate(..., keep=False)`` keeps the
+full history of ``h`` only (the layer's output) and lets all steps share one
+buffer for everything else (a cell state buffer shared by all steps still holds
+each row's latest state), for forward passes that no backward pass follows.
 
 Gates are stored *gate-major*, ``(G, T, B, H)``: each gate of a step is one
 contiguous ``(B, H)`` block, and each gate over all steps one ``(T * B, H)``
@@ -45,6 +46,7 @@ from ._activations import (
     logistic,
     tanh,
 )
+from ._workspace import FRESH
 
 
 class ElmanTrace(NamedTuple):
@@ -64,16 +66,17 @@ class GRUTrace(NamedTuple):
     hn: np.ndarray  # (T, B, H) W_hn h_{t-1} + b_hn, the product the reset gate scales
 
 
-def step_arrays(shape, dtype, keep, time_axis=0):
-    """Zeros of ``shape``, whose axis ``time_axis`` runs over the steps.
+def step_arrays(shape, dtype, keep, ws, time_axis=0):
+    """Zeros of ``shape`` from workspace ``ws``, whose axis ``time_axis`` runs
+    over the steps.
 
     With ``keep=False`` every step shares one buffer (a stride-0 time axis): a
     forward pass that no backward pass follows needs no per-step history of its
     gates, and reusing one buffer keeps the step's working set in cache.
     """
     if keep:
-        return np.zeros(shape, dtype)
-    one = np.zeros(shape[:time_axis] + shape[time_axis + 1 :], dtype)
+        return ws.zeros(shape, dtype)
+    one = ws.zeros(shape[:time_axis] + shape[time_axis + 1 :], dtype)
     strides = list(one.strides)
     strides.insert(time_axis, 0)
     return np.lib.stride_tricks.as_strided(one, shape, strides)
@@ -106,8 +109,8 @@ class ElmanCell:
         self.activation = ACTIVATIONS[activation]
         self.derivative = DERIVATIVES[activation]
 
-    def allocate(self, T, B, H, dtype, keep=True):
-        return ElmanTrace(h=np.zeros((T + 1, B, H), dtype))
+    def allocate(self, T, B, H, dtype, keep=True, ws=FRESH):
+        return ElmanTrace(h=ws.zeros((T + 1, B, H), dtype))
 
     def forward_step(self, trace, t, n, prev, cur, a_x, W_hh, b_hh):
         h = trace.h[cur, :n]
@@ -134,12 +137,12 @@ class LSTMCell:
     has_cell_state = True
     folded_bias_gates = 4
 
-    def allocate(self, T, B, H, dtype, keep=True):
+    def allocate(self, T, B, H, dtype, keep=True, ws=FRESH):
         return LSTMTrace(
-            h=np.zeros((T + 1, B, H), dtype),
-            c=step_arrays((T + 1, B, H), dtype, keep),
-            gates=step_arrays((4, T, B, H), dtype, keep, time_axis=1),
-            tanh_c=step_arrays((T, B, H), dtype, keep),
+            h=ws.zeros((T + 1, B, H), dtype),
+            c=step_arrays((T + 1, B, H), dtype, keep, ws),
+            gates=step_arrays((4, T, B, H), dtype, keep, ws, time_axis=1),
+            tanh_c=step_arrays((T, B, H), dtype, keep, ws),
         )
 
     def forward_step(self, trace, t, n, prev, cur, a_x, W_hh, b_hh):
@@ -192,11 +195,11 @@ class GRUCell:
     # b_hr and b_hz join the hoisted input projection; b_hn sits inside r * (...).
     folded_bias_gates = 2
 
-    def allocate(self, T, B, H, dtype, keep=True):
+    def allocate(self, T, B, H, dtype, keep=True, ws=FRESH):
         return GRUTrace(
-            h=np.zeros((T + 1, B, H), dtype),
-            gates=step_arrays((3, T, B, H), dtype, keep, time_axis=1),
-            hn=step_arrays((T, B, H), dtype, keep),
+            h=ws.zeros((T + 1, B, H), dtype),
+            gates=step_arrays((3, T, B, H), dtype, keep, ws, time_axis=1),
+            hn=step_arrays((T, B, H), dtype, keep, ws),
         )
 
     def forward_step(self, trace, t, n, prev, cur, a_x, W_hh, b_hh):

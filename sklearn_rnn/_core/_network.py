@@ -22,6 +22,7 @@ from ._bptt import (
 )
 from ._cells import make_cell
 from ._losses import LOSSES, OUTPUT_ACTIVATIONS
+from ._workspace import FRESH
 
 
 class ParameterLayout:
@@ -164,12 +165,18 @@ class RecurrentNetwork:
         return flat
 
     # ------------------------------------------------------------------ forward
-    def forward(self, flat, batch, initial=None, keep_trace=True):
+    def forward(self, flat, batch, initial=None, keep_trace=True, workspace=None):
         """Raw outputs and the cache the backward pass needs.
 
         Sequence-to-one: ``Z`` is ``(B, n_outputs)``; per-step: ``(T, B, n_outputs)``.
         ``keep_trace=False`` (prediction) keeps only what the outputs need.
+        ``workspace`` (a ``Workspace``) lends the scratch arrays, which stay valid
+        until its next reset; by default every array is new.
         """
+        ws = (FRESH if workspace is None else workspace).reset()
+        return self._forward(flat, batch, initial, keep_trace, ws)
+
+    def _forward(self, flat, batch, initial, keep_trace, ws):
         v = self.layout.views(flat)
         inputs, traces = forward_stack(
             self.cell,
@@ -178,32 +185,41 @@ class RecurrentNetwork:
             self.layers(flat),
             initial,
             keep_trace,
+            ws,
         )
         if self.return_sequences:
-            features = layer_output(traces[-1])
+            features = layer_output(traces[-1], ws)
         else:
             features = final_states(traces[-1], batch.lengths)
         Z = features @ v["output.weight"].T + v["output.bias"]
         return Z, ForwardCache(inputs, traces, features)
 
-    def predict(self, flat, batch):
+    def predict(self, flat, batch, workspace=None):
         """Output-layer activations (probabilities or regression values)."""
-        Z, _ = self.forward(flat, batch, keep_trace=False)
+        Z, _ = self.forward(flat, batch, keep_trace=False, workspace=workspace)
         return OUTPUT_ACTIVATIONS[self.loss_name](Z)
 
     # ----------------------------------------------------------------- backward
-    def loss_and_grad(self, flat, batch, Y, weights, alpha=0.0, bptt_truncate=None):
+    def loss_and_grad(
+        self, flat, batch, Y, weights, alpha=0.0, bptt_truncate=None, workspace=None
+    ):
         """Mean loss over the batch and its gradient as a flat vector.
 
         ``loss = (sum_i w_i l_i + alpha / 2 * ||W||^2) / sum_i w_i`` where ``i``
         runs over sequences (or over valid steps with ``return_sequences``) and
-        ``W`` over the weight matrices (not the biases).
+        ``W`` over the weight matrices (not the biases).  A ``workspace`` passed
+        from step to step lends the scratch arrays (traces, gate gradients), so
+        steps after the first allocate almost nothing; the returned gradient is
+        always a new array.
         """
-        batch, Y, initial = self._skip_untrained_prefix(flat, batch, Y, bptt_truncate)
-        Z, cache = self.forward(flat, batch, initial)
+        ws = (FRESH if workspace is None else workspace).reset()
+        batch, Y, initial = self._skip_untrained_prefix(
+            flat, batch, Y, bptt_truncate, ws
+        )
+        Z, cache = self._forward(flat, batch, initial, True, ws)
         loss_sum, dZ = LOSSES[self.loss_name](Z, Y, weights)
         grad = np.zeros_like(flat)
-        self._backward(flat, grad, batch, cache, dZ, bptt_truncate)
+        self._backward(flat, grad, batch, cache, dZ, bptt_truncate, ws)
         return self._normalise(flat, grad, loss_sum, weights, alpha)
 
     def _normalise(self, flat, grad, loss_sum, weights, alpha):
@@ -227,14 +243,14 @@ class RecurrentNetwork:
             grad[part] += alpha * W
         return 0.5 * alpha * total
 
-    def _backward(self, flat, grad, batch, cache, dZ, bptt_truncate):
+    def _backward(self, flat, grad, batch, cache, dZ, bptt_truncate, ws):
         v, g = self.layout.views(flat), self.layout.views(grad)
         n_out = self.n_outputs
         features = cache.features.reshape(-1, cache.features.shape[-1])
         g["output.weight"][...] = dZ.reshape(-1, n_out).T @ features
         g["output.bias"][...] = dZ.reshape(-1, n_out).sum(axis=0)
         d_features = dZ @ v["output.weight"]
-        d_top = self._scatter_to_steps(d_features, batch)
+        d_top = self._scatter_to_steps(d_features, batch, ws)
         cuts = [
             truncation_cuts(
                 batch.lengths,
@@ -254,14 +270,15 @@ class RecurrentNetwork:
             self.layers(grad),
             batch.batch_sizes,
             cuts,
+            ws,
         )
 
-    def _scatter_to_steps(self, d_features, batch):
+    def _scatter_to_steps(self, d_features, batch, ws):
         """Gradient at the top layer's per-step outputs, ``(T, B, D_top)``."""
         if self.return_sequences:
             return d_features
         T, B = batch.n_steps, batch.n_sequences
-        d_top = np.zeros((T, B, d_features.shape[1]), d_features.dtype)
+        d_top = ws.zeros((T, B, d_features.shape[1]), d_features.dtype)
         H = self.hidden_layer_sizes[-1]
         rows = np.flatnonzero(batch.lengths > 0)  # an empty sequence is its h0
         d_top[batch.lengths[rows] - 1, rows, :H] = d_features[rows, :H]
@@ -269,7 +286,7 @@ class RecurrentNetwork:
             d_top[0, :, H:] = d_features[:, H:]
         return d_top
 
-    def _skip_untrained_prefix(self, flat, batch, Y, k):
+    def _skip_untrained_prefix(self, flat, batch, Y, k, ws):
         """With ``bptt_truncate=k`` and one output per sequence, steps before
         ``min(lengths) - k`` never receive a gradient.  Run them in chunks of
         ``k`` steps without keeping their traces, so backward memory is O(k).
@@ -283,8 +300,10 @@ class RecurrentNetwork:
         B = batch.n_sequences
         layers = self.layers(flat)
         state = None
+        mark = ws.mark()
         for start in range(0, t0, k):
             stop = min(start + k, t0)
+            ws.rewind(mark)  # the previous chunk's arrays are dead: reuse them
             _, traces = forward_stack(
                 self.cell,
                 batch.X[start * B : stop * B],
@@ -292,6 +311,7 @@ class RecurrentNetwork:
                 layers,
                 state,
                 keep_trace=False,
+                ws=ws,
             )
             state = [self._last_state(tr[0]) for tr in traces]
         rest = Batch(batch.X[t0 * B :], batch.lengths - t0, batch.batch_sizes[t0:])

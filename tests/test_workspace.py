@@ -1,0 +1,119 @@
+"""Scratch memory lent from step to step gives the same numbers as fresh memory.
+
+The workspace hands out the same buffers again after every reset, so an array the
+engine forgets to zero, or one that a later request overwrites while it is still
+in use, shows up here: every step runs on buffers filled with NaN by the step
+before, on batches whose shapes change from step to step, and must match a step
+on fresh memory bit for bit.
+"""
+
+import itertools
+
+import numpy as np
+import pytest
+from _engine_helpers import make_batch, make_targets
+
+from sklearn_rnn._core._network import RecurrentNetwork
+from sklearn_rnn._core._workspace import Workspace
+
+N_FEATURES, N_OUT = 3, 2
+# Lengths per step: a long batch, then shorter and narrower ones, equal and
+# variable lengths mixed, so reused buffers are bigger than needed and hold
+# the previous step's (here: NaN) contents in the rows a step must not read.
+BATCHES = [[7, 7, 7, 7, 7], [5, 3, 3, 1], [4, 4, 4], [6, 2, 5, 1, 3, 2], [2]]
+
+
+def poison(workspace):
+    """Fill every buffer the workspace holds with NaN bit patterns."""
+    for buffer in workspace._buffers:
+        if buffer is not None:
+            buffer.fill(0xFF)
+
+
+def problem(cell, layers, bidirectional, return_sequences, loss, seed=0):
+    rng = np.random.RandomState(seed)
+    net = RecurrentNetwork(cell, N_FEATURES, (4, 3)[:layers], N_OUT, bidirectional,
+                           "tanh", return_sequences, loss)
+    flat = net.init_params(rng)
+    flat += 0.3 * rng.standard_normal(flat.size)
+    steps = []
+    for lengths in BATCHES:
+        seqs = [rng.standard_normal((n, N_FEATURES)) for n in lengths]
+        shape = (lambda n: (n, N_OUT)) if return_sequences else (lambda n: (N_OUT,))
+        targets = [rng.standard_normal(shape(n)) for n in lengths]
+        if loss == "softmax":
+            targets = [np.eye(N_OUT)[np.argmax(t, axis=-1)] for t in targets]
+        batch, order = make_batch(seqs)
+        Y, W = make_targets(targets, order, batch.lengths, return_sequences,
+                            rng.uniform(0.5, 2.0, len(lengths)))
+        steps.append((batch, Y, W))
+    return net, flat, steps
+
+
+CASES = list(itertools.product(
+    ["elman", "lstm", "gru"],
+    [1, 2],  # layers
+    [False, True],  # bidirectional
+    [False, True],  # return_sequences
+))
+
+
+@pytest.mark.parametrize("cell, layers, bidirectional, return_sequences", CASES)
+@pytest.mark.parametrize("k", [None, 2])
+def test_loss_and_grad_on_reused_memory_matches_fresh_memory(
+    cell, layers, bidirectional, return_sequences, k
+):
+    loss = "squared_error" if return_sequences else "softmax"
+    net, flat, steps = problem(cell, layers, bidirectional, return_sequences, loss)
+    workspace = Workspace()
+    for batch, Y, W in steps + steps:
+        expected = net.loss_and_grad(flat, batch, Y, W, alpha=0.1, bptt_truncate=k)
+        poison(workspace)
+        got = net.loss_and_grad(flat, batch, Y, W, alpha=0.1, bptt_truncate=k,
+                                workspace=workspace)
+        assert got[0] == expected[0]
+        np.testing.assert_array_equal(got[1], expected[1])
+    assert workspace.nbytes > 0  # the workspace was used
+
+
+@pytest.mark.parametrize("cell, layers, bidirectional, return_sequences", CASES)
+def test_predict_on_reused_memory_matches_fresh_memory(
+    cell, layers, bidirectional, return_sequences
+):
+    net, flat, steps = problem(cell, layers, bidirectional, return_sequences,
+                               "squared_error")
+    workspace = Workspace()
+    for batch, _, _ in steps + steps:
+        expected = net.predict(flat, batch)
+        poison(workspace)
+        np.testing.assert_array_equal(net.predict(flat, batch, workspace), expected)
+
+
+def test_outputs_and_gradients_are_never_workspace_memory():
+    net, flat, steps = problem("lstm", 2, True, True, "squared_error")
+    workspace = Workspace()
+    batch, Y, W = steps[0]
+    loss, grad = net.loss_and_grad(flat, batch, Y, W, workspace=workspace)
+    P = net.predict(flat, batch, workspace)
+    for buffer in workspace._buffers:
+        assert not np.shares_memory(grad, buffer)
+        assert not np.shares_memory(P, buffer)
+
+
+def test_truncated_prefix_reuses_one_chunk_of_memory():
+    """With bptt_truncate=k the untrained prefix runs in chunks of k steps; the
+    chunks share buffers, so the workspace does not grow with the length."""
+    rng = np.random.RandomState(0)
+    net = RecurrentNetwork("lstm", N_FEATURES, (8,), N_OUT, loss="squared_error")
+    flat = net.init_params(rng)
+    held = []
+    for T in (100, 400):
+        seqs = [rng.standard_normal((T, N_FEATURES)) for _ in range(4)]
+        batch, order = make_batch(seqs)
+        Y, W = make_targets([rng.standard_normal(N_OUT) for _ in seqs], order,
+                            batch.lengths, False, np.ones(4))
+        workspace = Workspace()
+        net.loss_and_grad(flat, batch, Y, W, bptt_truncate=10, workspace=workspace)
+        held.append(workspace.nbytes)
+    # The inputs' projection of a chunk is held once, not once per chunk.
+    assert held[1] == held[0]
