@@ -79,6 +79,11 @@ def gate_major(A, n_gates):
     return np.ascontiguousarray(per_gate(A.T, n_gates).mT)
 
 
+def is_padded(batch_sizes, n_sequences):
+    """Whether some sequence ends before the last step (its rows are padding)."""
+    return len(batch_sizes) == 0 or batch_sizes[-1] < n_sequences
+
+
 def state_indices(t, reverse):
     """(prev, cur) positions in a trace's state arrays for step ``t``."""
     return (t + 1, t) if reverse else (t, t + 1)
@@ -103,7 +108,8 @@ def forward_direction(
     n_steps = len(batch_sizes)
     proj = input_projection(cell, X, p, n_steps, ws)
     B, H = proj.shape[2], p.weight_hh.shape[1]
-    trace = cell.allocate(n_steps, B, H, proj.dtype, keep_trace, ws)
+    padded = is_padded(batch_sizes, B)
+    trace = cell.allocate(n_steps, B, H, proj.dtype, keep_trace, ws, padded)
     if initial is not None:
         trace.h[0] = initial[0]
         if cell.has_cell_state:
@@ -128,9 +134,12 @@ def backward_direction(cell, trace, d_out, p, batch_sizes, reverse, cuts, ws=FRE
     direction's outputs.  Returns ``(dA_x, dA_h)``, each ``(G, T, B, H)``.
     """
     n_steps, B, H = d_out.shape
-    dA_x = ws.zeros((cell.n_gates, n_steps, B, H), d_out.dtype)
+    # A step writes the gradients of its running rows; padded rows must be zeros
+    # (the weight gradients are GEMMs over all rows).
+    new = ws.zeros if is_padded(batch_sizes, B) else ws.empty
+    dA_x = new((cell.n_gates, n_steps, B, H), d_out.dtype)
     separate_dA_h = cell.folded_bias_gates < cell.n_gates
-    dA_h = ws.zeros(dA_x.shape, dA_x.dtype) if separate_dA_h else dA_x
+    dA_h = new(dA_x.shape, dA_x.dtype) if separate_dA_h else dA_x
     dh = np.zeros((B, H), d_out.dtype)
     dc = np.zeros((B, H), d_out.dtype) if cell.has_cell_state else None
     for t in step_order(n_steps, reverse, backward=True):

@@ -66,16 +66,34 @@ class GRUTrace(NamedTuple):
     hn: np.ndarray  # (T, B, H) W_hn h_{t-1} + b_hn, the product the reset gate scales
 
 
-def step_arrays(shape, dtype, keep, ws, time_axis=0):
-    """Zeros of ``shape`` from workspace ``ws``, whose axis ``time_axis`` runs
-    over the steps.
+def state_arrays(T, B, H, dtype, ws, padded):
+    """``(T + 1, B, H)`` states from workspace ``ws``, ready for the time loop.
 
-    With ``keep=False`` every step shares one buffer (a stride-0 time axis): a
-    forward pass that no backward pass follows needs no per-step history of its
-    gates, and reusing one buffer keeps the step's working set in cache.
+    In a batch with padding (some sequence shorter than ``T``), rows outside
+    their sequence must read as zeros, so the whole array is zeroed.  Otherwise
+    every step writes its state before anything reads it, and only the initial
+    slots need zeros: ``0`` for a forward direction, ``T`` for a reverse one.
+    """
+    if padded:
+        return ws.zeros((T + 1, B, H), dtype)
+    states = ws.empty((T + 1, B, H), dtype)
+    states[0] = 0.0
+    states[T] = 0.0
+    return states
+
+
+def step_arrays(shape, dtype, keep, ws, time_axis=0):
+    """Per-step arrays of ``shape`` from workspace ``ws``, whose axis
+    ``time_axis`` runs over the steps.
+
+    A step writes its rows before anything reads them, so with ``keep=True`` the
+    array is left uninitialised.  With ``keep=False`` every step shares one
+    zeroed buffer (a stride-0 time axis): a forward pass that no backward pass
+    follows needs no per-step history of its gates, and reusing one buffer
+    keeps the step's working set in cache.
     """
     if keep:
-        return ws.zeros(shape, dtype)
+        return ws.empty(shape, dtype)
     one = ws.zeros(shape[:time_axis] + shape[time_axis + 1 :], dtype)
     strides = list(one.strides)
     strides.insert(time_axis, 0)
@@ -109,8 +127,8 @@ class ElmanCell:
         self.activation = ACTIVATIONS[activation]
         self.derivative = DERIVATIVES[activation]
 
-    def allocate(self, T, B, H, dtype, keep=True, ws=FRESH):
-        return ElmanTrace(h=ws.zeros((T + 1, B, H), dtype))
+    def allocate(self, T, B, H, dtype, keep=True, ws=FRESH, padded=True):
+        return ElmanTrace(h=state_arrays(T, B, H, dtype, ws, padded))
 
     def forward_step(self, trace, t, n, prev, cur, a_x, W_hh, b_hh):
         h = trace.h[cur, :n]
@@ -137,10 +155,12 @@ class LSTMCell:
     has_cell_state = True
     folded_bias_gates = 4
 
-    def allocate(self, T, B, H, dtype, keep=True, ws=FRESH):
+    def allocate(self, T, B, H, dtype, keep=True, ws=FRESH, padded=True):
+        c = (state_arrays(T, B, H, dtype, ws, padded) if keep
+             else step_arrays((T + 1, B, H), dtype, keep, ws))
         return LSTMTrace(
-            h=ws.zeros((T + 1, B, H), dtype),
-            c=step_arrays((T + 1, B, H), dtype, keep, ws),
+            h=state_arrays(T, B, H, dtype, ws, padded),
+            c=c,
             gates=step_arrays((4, T, B, H), dtype, keep, ws, time_axis=1),
             tanh_c=step_arrays((T, B, H), dtype, keep, ws),
         )
@@ -195,9 +215,9 @@ class GRUCell:
     # b_hr and b_hz join the hoisted input projection; b_hn sits inside r * (...).
     folded_bias_gates = 2
 
-    def allocate(self, T, B, H, dtype, keep=True, ws=FRESH):
+    def allocate(self, T, B, H, dtype, keep=True, ws=FRESH, padded=True):
         return GRUTrace(
-            h=ws.zeros((T + 1, B, H), dtype),
+            h=state_arrays(T, B, H, dtype, ws, padded),
             gates=step_arrays((3, T, B, H), dtype, keep, ws, time_axis=1),
             hn=step_arrays((T, B, H), dtype, keep, ws),
         )
