@@ -117,3 +117,42 @@ def test_truncated_prefix_reuses_one_chunk_of_memory():
         held.append(workspace.nbytes)
     # The inputs' projection of a chunk is held once, not once per chunk.
     assert held[1] == held[0]
+
+
+@pytest.mark.parametrize("cell, layers, bidirectional, return_sequences", CASES)
+def test_prediction_projects_in_blocks_of_steps_as_one_block(
+    monkeypatch, cell, layers, bidirectional, return_sequences
+):
+    """Prediction computes the input projection a block of steps at a time; with
+    blocks of 2 steps (sequences of up to 7, so up to 4 blocks, the last one
+    partial, forward and reverse) the outputs match one block over the whole
+    sequence."""
+    from sklearn_rnn._core import _bptt
+
+    net, flat, steps = problem(cell, layers, bidirectional, return_sequences,
+                               "squared_error")
+    for batch, _, _ in steps:
+        monkeypatch.setattr(_bptt, "PROJECTION_BLOCK_BYTES", 2**40)
+        expected = net.predict(flat, batch)
+        step_bytes = net.cell.n_gates * batch.n_sequences * 4 * flat.itemsize
+        monkeypatch.setattr(_bptt, "PROJECTION_BLOCK_BYTES", 2 * step_bytes)
+        got = net.predict(flat, batch, Workspace())
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-15)
+
+
+def test_prediction_memory_holds_one_projection_block(monkeypatch):
+    """Prediction keeps the hidden states (the outputs) and one block of the input
+    projection, not the projection of the whole sequence (4x the states for an
+    LSTM)."""
+    rng = np.random.RandomState(0)
+    from sklearn_rnn._core import _bptt
+
+    T, B, H = 160, 4, 8
+    net = RecurrentNetwork("lstm", N_FEATURES, (H,), N_OUT, loss="squared_error")
+    monkeypatch.setattr(_bptt, "PROJECTION_BLOCK_BYTES", 16 * 4 * B * H * 8)
+    flat = net.init_params(rng)
+    batch, _ = make_batch([rng.standard_normal((T, N_FEATURES)) for _ in range(B)])
+    workspace = Workspace()
+    net.predict(flat, batch, workspace)
+    states = (T + 1) * B * H * flat.itemsize
+    assert states <= workspace.nbytes < 2 * states
