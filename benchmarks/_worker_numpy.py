@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _common import N_CLASSES, Case, EpochTimer, batch_slices, make_data, serve  # noqa: E402
 
 from sklearn_rnn import RNNClassifier  # noqa: E402
+from sklearn_rnn._base import blas_threads_for  # noqa: E402
 from sklearn_rnn._core._bptt import Batch, batch_sizes_from_lengths  # noqa: E402
 from sklearn_rnn._core._network import RecurrentNetwork  # noqa: E402
 from sklearn_rnn._core._optimizers import AdamOptimizer  # noqa: E402
@@ -28,9 +29,11 @@ from sklearn_rnn._core._workspace import Workspace  # noqa: E402
 class EngineCase:
     """Network, Adam and prebuilt time-major batches for one case.
 
-    Scratch memory is handled as the estimators handle it: one ``Workspace``
-    lent from step to step for training (``fit`` creates one per call), and a
-    new one for each inference pass (``predict`` creates one per call).
+    Scratch memory and threads are handled as the estimators handle them: one
+    ``Workspace`` lent from step to step for training (``fit`` creates one per
+    call), a new one for each inference pass (``predict`` creates one per call),
+    and one BLAS thread when the per-step products are small (the estimators'
+    rule, ``blas_threads_for``, applied to the batch's rows).
     """
 
     def __init__(self, case):
@@ -43,6 +46,7 @@ class EngineCase:
         self.workspace = Workspace()
         lengths = np.full(B, T)
         sizes = batch_sizes_from_lengths(lengths, T)
+        self.threads = blas_threads_for(self.estimator(max_iter=1), B)
         self.batches = []
         for rows in batch_slices(case):
             X = self.X[rows].transpose(1, 0, 2)
@@ -50,6 +54,17 @@ class EngineCase:
             Y = np.eye(N_CLASSES, dtype=case.dtype)[self.y[rows]]
             W = np.ones(B, case.dtype)
             self.batches.append((Batch(X, lengths, sizes), Y, W))
+
+    def estimator(self, max_iter):
+        return RNNClassifier(
+            cell=self.case.cell,
+            hidden_layer_sizes=(self.case.size.H,),
+            batch_size=self.case.size.B,
+            max_iter=max_iter,
+            alpha=0.0,
+            n_iter_no_change=10**6,
+            random_state=0,
+        )
 
     def train_epoch(self):
         for batch, Y, W in self.batches:
@@ -65,15 +80,7 @@ class EngineCase:
 
     def fit(self, n_epochs):
         """End-to-end ``RNNClassifier.fit`` on the same data for ``n_epochs``."""
-        clf = RNNClassifier(
-            cell=self.case.cell,
-            hidden_layer_sizes=(self.case.size.H,),
-            batch_size=self.case.size.B,
-            max_iter=n_epochs,
-            alpha=0.0,
-            n_iter_no_change=10**6,
-            random_state=0,
-        )
+        clf = self.estimator(max_iter=n_epochs)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # ConvergenceWarning: max_iter is tiny
             clf.fit(self.X, self.y)
@@ -106,8 +113,9 @@ class Worker:
             engine.fit(n_epochs)
             return
         epoch = engine.train_epoch if op == "train" else engine.infer_epoch
-        for _ in range(n_epochs):
-            epoch()
+        with engine.threads:
+            for _ in range(n_epochs):
+                epoch()
 
     def handle(self, request):
         if request["op"] == "gemm":
