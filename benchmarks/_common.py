@@ -98,12 +98,14 @@ class EpochTimer:
     idle while the other side ran takes 25 to 50% longer over its first epoch
     (measured here: caches, TLB and freed pages are cold), a cost that a real
     training run, whose epochs follow each other, does not pay.  Both sides get
-    the same treatment.
+    the same treatment.  ``min_epochs`` maps an op to the fewest epochs a
+    measurement averages over.
     """
 
-    def __init__(self, run):
+    def __init__(self, run, min_epochs=None):
         self.run = run
         self.epochs = {}
+        self.min_epochs = min_epochs or {}
 
     def __call__(self, op, case, min_seconds):
         key = (op, case.key())
@@ -111,7 +113,8 @@ class EpochTimer:
             start = time.perf_counter()
             self.run(op, case, 1)
             once = time.perf_counter() - start
-            self.epochs[key] = max(1, math.ceil(min_seconds / max(once, 1e-6)))
+            at_least = self.min_epochs.get(op, 1)
+            self.epochs[key] = max(at_least, math.ceil(min_seconds / max(once, 1e-6)))
         n_epochs = self.epochs[key]
         self.run(op, case, 1)  # untimed: back to a warm steady state after idling
         start = time.perf_counter()
