@@ -156,3 +156,36 @@ def test_prediction_memory_holds_one_projection_block(monkeypatch):
     net.predict(flat, batch, workspace)
     states = (T + 1) * B * H * flat.itemsize
     assert states <= workspace.nbytes < 2 * states
+
+
+def test_concurrent_predictions_do_not_share_scratch_memory():
+    """Each predict call owns its workspace: threads predicting with one fitted
+    estimator at once get exactly the serial probabilities."""
+    import threading
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    from sklearn_rnn import RNNClassifier
+
+    rng = np.random.RandomState(0)
+    X = [rng.standard_normal((int(n), 3)) for n in rng.randint(2, 30, size=120)]
+    y = np.arange(120) % 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = RNNClassifier(cell="lstm", hidden_layer_sizes=(16,), max_iter=2,
+                            random_state=0).fit(X, y)
+    parts = [X[: 40 * (i + 1)] for i in range(3)]  # different batch shapes
+    expected = [clf.predict_proba(part) for part in parts]
+    same = []
+
+    def predict_many(i):
+        for _ in range(10):
+            same.append(np.array_equal(clf.predict_proba(parts[i]), expected[i]))
+
+    threads = [threading.Thread(target=predict_many, args=(i,)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert same == [True] * 30
