@@ -189,3 +189,30 @@ def test_concurrent_predictions_do_not_share_scratch_memory():
     for thread in threads:
         thread.join()
     assert same == [True] * 30
+
+
+def test_steps_with_and_without_a_truncated_prefix_share_the_main_arrays():
+    """Only batches whose sequences are all longer than k run a truncated prefix;
+    its chunks take their memory aside, so the rest of the step keeps the same
+    buffers whether or not a prefix ran (no second copy of the traces)."""
+    rng = np.random.RandomState(0)
+    net = RecurrentNetwork("gru", N_FEATURES, (8,), N_OUT, loss="squared_error")
+    flat = net.init_params(rng)
+
+    def step(lengths, workspace):
+        batch, order = make_batch([rng.standard_normal((n, N_FEATURES))
+                                   for n in lengths])
+        Y, W = make_targets([rng.standard_normal(N_OUT) for _ in lengths], order,
+                            batch.lengths, False, np.ones(len(lengths)))
+        net.loss_and_grad(flat, batch, Y, W, bptt_truncate=5, workspace=workspace)
+
+    with_prefix, without_prefix = [40, 40, 40, 40], [40, 3, 3, 3]
+    alone = {}
+    for name, lengths in (("with", with_prefix), ("without", without_prefix)):
+        alone[name] = Workspace()
+        step(lengths, alone[name])
+    both = Workspace()
+    for lengths in (with_prefix, without_prefix, with_prefix, without_prefix):
+        step(lengths, both)
+    # The prefix's chunks aside, the main arrays are those of the longer step.
+    assert both.nbytes == alone["with"]._side.nbytes + alone["without"].nbytes

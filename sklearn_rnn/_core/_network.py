@@ -300,6 +300,7 @@ class RecurrentNetwork:
         B = batch.n_sequences
         layers = self.layers(flat)
         state = None
+        ws = ws.side()
         mark = ws.mark()
         for start in range(0, t0, k):
             stop = min(start + k, t0)

@@ -32,11 +32,24 @@ class Workspace:
     def __init__(self):
         self._buffers = []
         self._next = 0
+        self._side = None
 
     def reset(self):
         """Start a new pass: earlier arrays may be handed out again."""
         self._next = 0
         return self
+
+    def side(self):
+        """A second workspace, reset, for requests that only some steps make.
+
+        The truncated prefix of a step runs a varying number of chunks, and only
+        when the batch's sequences are long enough; taking its arrays from here
+        keeps the positions of the step's other requests, so each position keeps
+        serving arrays of the same role and size.
+        """
+        if self._side is None:
+            self._side = Workspace()
+        return self._side.reset()
 
     def mark(self):
         """The current position, to :meth:`rewind` to."""
@@ -67,14 +80,18 @@ class Workspace:
 
     @property
     def nbytes(self):
-        """Bytes held."""
-        return sum(b.size for b in self._buffers if b is not None)
+        """Bytes held (the side workspace's included)."""
+        side = 0 if self._side is None else self._side.nbytes
+        return side + sum(b.size for b in self._buffers if b is not None)
 
 
 class FreshArrays:
     """The :class:`Workspace` interface without reuse: every request is new memory."""
 
     def reset(self):
+        return self
+
+    def side(self):
         return self
 
     def mark(self):
