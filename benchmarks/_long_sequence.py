@@ -4,7 +4,9 @@ Run in a fresh process per case by ``bench_training.py``:
 ``python _long_sequence.py CELL T TRUNCATE`` (TRUNCATE 0 means full BPTT) prints
 one JSON line.  Peak memory is what ``tracemalloc`` sees NumPy allocate during
 one ``loss_and_grad`` + Adam step, beyond the batch and parameters that exist
-before it; the process's peak resident set size is reported as well.
+before it (the scratch memory the step leaves in its workspace for the next one
+included); the process's peak resident set size is reported as well.  Steps
+share one workspace, as the steps of a ``fit`` do.
 """
 
 import json
@@ -21,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sklearn_rnn._core._bptt import Batch, batch_sizes_from_lengths  # noqa: E402
 from sklearn_rnn._core._network import RecurrentNetwork  # noqa: E402
 from sklearn_rnn._core._optimizers import AdamOptimizer  # noqa: E402
+from sklearn_rnn._core._workspace import Workspace  # noqa: E402
 
 B, D, H, N_CLASSES = 32, 32, 128, 10
 DTYPE = np.float64
@@ -36,9 +39,11 @@ def main(cell, T, truncate):
     batch = Batch(X, lengths, batch_sizes_from_lengths(lengths, T))
     Y = np.eye(N_CLASSES, dtype=DTYPE)[rng.integers(0, N_CLASSES, B)]
     W = np.ones(B, DTYPE)
+    workspace = Workspace()
 
     def step():
-        _, grad = net.loss_and_grad(params, batch, Y, W, bptt_truncate=truncate)
+        _, grad = net.loss_and_grad(params, batch, Y, W, bptt_truncate=truncate,
+                                    workspace=workspace)
         adam.update_params(params, grad)
 
     tracemalloc.start()

@@ -216,3 +216,31 @@ def test_steps_with_and_without_a_truncated_prefix_share_the_main_arrays():
         step(lengths, both)
     # The prefix's chunks aside, the main arrays are those of the longer step.
     assert both.nbytes == alone["with"]._side.nbytes + alone["without"].nbytes
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("k", [None, 20])
+def test_lent_memory_costs_no_extra_peak(cell, k):
+    """A step on a workspace peaks at the memory of a step on fresh arrays: the
+    dead input projection becomes the gate gradients, and the truncated prefix's
+    chunks become the rest of the step's arrays."""
+    import tracemalloc
+
+    rng = np.random.RandomState(0)
+    T, B, H = 200, 8, 16
+    net = RecurrentNetwork(cell, N_FEATURES, (H,), N_OUT, loss="squared_error")
+    flat = net.init_params(rng)
+    batch, order = make_batch([rng.standard_normal((T, N_FEATURES)) for _ in range(B)])
+    Y, W = make_targets([rng.standard_normal(N_OUT) for _ in range(B)], order,
+                        batch.lengths, False, np.ones(B))
+
+    def peak(workspace):
+        tracemalloc.start()
+        base, _ = tracemalloc.get_traced_memory()
+        net.loss_and_grad(flat, batch, Y, W, bptt_truncate=k, workspace=workspace)
+        _, top = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        return top - base
+
+    fresh = peak(None)
+    assert peak(Workspace()) <= 1.05 * fresh

@@ -146,6 +146,8 @@ def forward_direction(
             n = batch_sizes[t]
             a_x = proj[:, t - lo, :n]
             cell.forward_step(trace, t, n, prev, cur, a_x, p.weight_hh, p.bias_hh)
+    if keep_trace:
+        ws.recycle(proj)  # its memory serves the gate gradients of the backward pass
     return trace
 
 

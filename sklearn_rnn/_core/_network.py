@@ -300,7 +300,7 @@ class RecurrentNetwork:
         B = batch.n_sequences
         layers = self.layers(flat)
         state = None
-        ws = ws.side()
+        main, ws = ws, ws.side()
         mark = ws.mark()
         for start in range(0, t0, k):
             stop = min(start + k, t0)
@@ -315,6 +315,7 @@ class RecurrentNetwork:
                 ws=ws,
             )
             state = [self._last_state(tr[0]) for tr in traces]
+        main.release_side()  # the chunks are done: the rest of the step may reuse them
         rest = Batch(batch.X[t0 * B :], batch.lengths - t0, batch.batch_sizes[t0:])
         return rest, Y, state
 

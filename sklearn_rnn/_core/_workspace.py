@@ -33,11 +33,23 @@ class Workspace:
         self._buffers = []
         self._next = 0
         self._side = None
+        self._dead = []
 
     def reset(self):
         """Start a new pass: earlier arrays may be handed out again."""
         self._next = 0
+        self._dead.clear()
         return self
+
+    def recycle(self, array):
+        """Declare ``array`` (contiguous) dead until the next reset: a later
+        request of the same size gets its memory instead of a buffer of its own.
+
+        The input projection of a direction is dead once its time loop has run,
+        and the gate gradients that its backward pass asks for later have the
+        same shape; without this hand-over, a training step would hold both.
+        """
+        self._dead.append(array)
 
     def side(self):
         """A second workspace, reset, for requests that only some steps make.
@@ -50,6 +62,12 @@ class Workspace:
         if self._side is None:
             self._side = Workspace()
         return self._side.reset()
+
+    def release_side(self):
+        """Declare everything the side workspace holds dead until the next reset
+        (the requests it served are over), so later requests can reuse it."""
+        if self._side is not None:
+            self._dead.extend(b for b in self._side._buffers if b is not None)
 
     def mark(self):
         """The current position, to :meth:`rewind` to."""
@@ -67,6 +85,10 @@ class Workspace:
         self._next += 1
         if k == len(self._buffers):
             self._buffers.append(None)
+        for i, dead in enumerate(self._dead):
+            if dead.nbytes == nbytes:
+                del self._dead[i]
+                return dead.reshape(-1).view(np.uint8).view(dtype).reshape(shape)
         buffer = self._buffers[k]
         if buffer is None or buffer.size < nbytes:
             buffer = self._buffers[k] = np.empty(nbytes, np.uint8)
@@ -93,6 +115,12 @@ class FreshArrays:
 
     def side(self):
         return self
+
+    def recycle(self, array):
+        pass  # the array is freed when its last reference goes
+
+    def release_side(self):
+        pass
 
     def mark(self):
         return 0
