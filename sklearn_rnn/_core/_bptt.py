@@ -82,7 +82,7 @@ def gate_major(A, n_gates):
 
 def is_padded(batch_sizes, n_sequences):
     """Whether some sequence ends before the last step (its rows are padding)."""
-    return len(batch_sizes) == 0 or batch_sizes[-1] < n_sequences
+    return batch_sizes[-1] < n_sequences
 
 
 def state_indices(t, reverse):

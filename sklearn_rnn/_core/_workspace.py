@@ -14,7 +14,9 @@ served in order: after :meth:`Workspace.reset`, the ``k``-th request gets the
 ``k``-th buffer, grown when it is too small, so a run of steps with the same
 structure reuses the same memory whatever the batch's shape.  Arrays handed out
 stay valid until the next reset; nothing that outlives a step (outputs, loss
-gradients, parameter gradients) comes from here.
+gradients, parameter gradients) comes from here.  Arrays that die within a step
+are handed on (:meth:`Workspace.recycle`, :meth:`Workspace.release_side`), so
+reuse costs no more peak memory than fresh arrays would.
 
 A workspace serves one thread at a time: the estimators create one per ``fit``,
 ``partial_fit`` or ``predict`` call, so concurrent predictions on one fitted
