@@ -194,12 +194,14 @@ def direction_param_grads(trace, X, dA_x, dA_h, reverse, g):
     gradient.  ``dA_x`` and ``dA_h`` are ``(G, T, B, H)``.
     """
     G, H = dA_x.shape[0], dA_x.shape[-1]
+    shared = dA_h is dA_x  # Elman, LSTM: both biases add to one pre-activation
     dA_x, dA_h = dA_x.reshape(G, -1, H), dA_h.reshape(G, -1, H)
     h_prev = trace.h[1:] if reverse else trace.h[:-1]
     g.weight_hh[...] += (dA_h.mT @ h_prev.reshape(-1, H)).reshape(G * H, H)
     g.weight_ih[...] += input_weight_gradient(X, dA_x)
-    g.bias_ih[...] += dA_x.sum(axis=1).reshape(-1)
-    g.bias_hh[...] += dA_h.sum(axis=1).reshape(-1)
+    d_bias_ih = dA_x.sum(axis=1).reshape(-1)
+    g.bias_ih[...] += d_bias_ih
+    g.bias_hh[...] += d_bias_ih if shared else dA_h.sum(axis=1).reshape(-1)
 
 
 def input_weight_gradient(X, dA):
