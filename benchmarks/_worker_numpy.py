@@ -18,12 +18,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _common import (  # noqa: E402
     N_CLASSES,
+    N_GATES,
     Case,
     EpochTimer,
     batch_slices,
     make_data,
     serve,
 )
+from threadpoolctl import threadpool_limits  # noqa: E402
 
 from sklearn_rnn import RNNClassifier  # noqa: E402
 from sklearn_rnn._base import blas_threads_for  # noqa: E402
@@ -110,6 +112,69 @@ def gemm_seconds(m, k, n, dtype, repeats=10):
     return best
 
 
+# Values per hidden unit and step that go through a sigmoid or tanh in the
+# forward pass: Elman h; LSTM i, f, g, o and tanh(c); GRU r, z, n.
+ACTIVATED = {"elman": 1, "lstm": 5, "gru": 3}
+
+
+def best_seconds(run, n_calls, repeats=5):
+    """Best time of ``n_calls`` calls of ``run()`` in a row, over ``repeats``."""
+    run()
+    best = math.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(n_calls):
+            run()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def numpy_minimum(case, max_threads):
+    """Seconds per epoch of the work no NumPy engine for ``case`` can skip.
+
+    Per step: the recurrent product as one GEMM ``(B, H) x (H, G*H)``, one
+    transcendental pass (the cheaper of ``np.exp`` and ``np.tanh``; any formula
+    for sigmoid or tanh makes at least one) over the values the forward step
+    activates, and in training the backward product ``(B, G*H) x (G*H, H)``.
+    Per batch: the input projection and, in training, the two weight-gradient
+    GEMMs.  Each is timed alone, hot in cache, at its best BLAS thread count up
+    to ``max_threads``, best of 5 runs.  Everything else an epoch does (the
+    other elementwise passes, per-call overhead, the loss, Adam) is left out,
+    so this is a lower bound on any NumPy engine's epoch: where it exceeds
+    the target times torch's time, no NumPy engine meets that target.
+    """
+    B, T, D, H = case.size
+    GH = N_GATES[case.cell] * H
+    rng = np.random.default_rng(0)
+
+    def array(*shape):
+        return rng.standard_normal(shape).astype(case.dtype)
+
+    h, W_hh_T, W_hh = array(B, H), array(H, GH), array(GH, H)
+    dA_step, X, W_ih_T = array(B, GH), array(T * B, D), array(D, GH)
+    dA, H_prev = array(T * B, GH), array(T * B, H)
+    values = array(ACTIVATED[case.cell] * B * H)
+    gemms = {
+        "forward step": (lambda: h @ W_hh_T, T),
+        "backward step": (lambda: dA_step @ W_hh, T),
+        "projection": (lambda: X @ W_ih_T, 1),
+        "weight gradients": (lambda: (dA.T @ H_prev, dA.T @ X), 1),
+    }
+    seconds = {}
+    for name, (run, calls) in gemms.items():
+        best = math.inf
+        for threads in range(1, max_threads + 1):
+            with threadpool_limits(threads):
+                best = min(best, best_seconds(run, calls))
+        seconds[name] = best
+    seconds["activations"] = min(
+        best_seconds(lambda f=f: f(values), T) for f in (np.exp, np.tanh)
+    )
+    infer = seconds["forward step"] + seconds["activations"] + seconds["projection"]
+    train = infer + seconds["backward step"] + seconds["weight gradients"]
+    return {"train": case.n_batches * train, "infer": case.n_batches * infer}
+
+
 class Worker:
     def __init__(self):
         self.engines = {}
@@ -136,6 +201,8 @@ class Worker:
             seconds = gemm_seconds(m, k, n, request["dtype"])
             return {"seconds": seconds, "gflops": 2 * m * k * n / seconds / 1e9}
         case = Case.from_dict(request["case"])
+        if request["op"] == "minimum":
+            return numpy_minimum(case, request["threads"])
         return {"seconds": self.timer(request["op"], case, request["min_seconds"])}
 
 

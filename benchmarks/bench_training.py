@@ -16,6 +16,12 @@ the thread count.  Requests alternate between the two workers case by case, and
 the repeats reverse the order, so slow drifts of the machine hit both sides;
 tables show medians.
 
+"NumPy min" is a lower bound on any NumPy engine's time for the row: the
+recurrent GEMMs, the input projection and weight-gradient GEMMs and one
+transcendental pass over the activated values, each timed alone
+(``numpy_minimum`` in ``_worker_numpy.py``).  Where "min/torch" exceeds a
+row's target, no NumPy engine can meet that target on the machine.
+
 Usage::
 
     python benchmarks/bench_training.py            # full run, about 15 minutes
@@ -120,6 +126,11 @@ def run_side_by_side(cases, threads, args, times, rates):
                     )
                     times["ours", "fit", case, threads].append(reply["seconds"])
             sides.reverse()
+        progress(f"  {threads} thread(s), NumPy minimum")
+        for case in cases:
+            reply = ours.request(op="minimum", case=case.to_dict(), threads=threads)
+            for op in ("train", "infer"):
+                times["minimum", op, case, threads].append(reply[op])
     finally:
         ours.close()
         theirs.close()
@@ -156,12 +167,14 @@ def table(header, rows):
 
 def training_table(cases, thread_counts, times, rates):
     header = ["cell", "dtype", "size", "thr", "ours ms", "torch ms", "ours/torch",
-              "target", "GEMM floor", "floor target", "torch's floor"]
+              "target", "GEMM floor", "floor target", "torch's floor",
+              "NumPy min ms", "min/torch"]
     rows = []
     for case in cases:
         for threads in thread_counts:
             ours = statistics.median(times["ours", "train", case, threads])
             theirs = statistics.median(times["torch", "train", case, threads])
+            least = min(times["minimum", "train", case, threads])
             ratio = ours / theirs
             rate = statistics.median(rates[threads, case.dtype])
             floor = matmul_flops(case) / (rate * 1e9) / ours
@@ -174,18 +187,20 @@ def training_table(cases, thread_counts, times, rates):
                     floor_target = f">= 60% {verdict(floor, FLOOR_TARGET, True)}"
             rows.append([case.cell, case.dtype, case.size, threads,
                          f"{ours * 1e3:.1f}", f"{theirs * 1e3:.1f}", f"{ratio:.2f}",
-                         target, f"{floor:.0%}", floor_target, f"{torch_floor:.0%}"])
+                         target, f"{floor:.0%}", floor_target, f"{torch_floor:.0%}",
+                         f"{least * 1e3:.1f}", f"{least / theirs:.2f}"])
     return table(header, rows)
 
 
 def inference_table(cases, thread_counts, times, rates):
     header = ["cell", "dtype", "size", "thr", "ours ms", "torch ms", "ours/torch",
-              "target", "GEMM floor", "torch's floor"]
+              "target", "GEMM floor", "torch's floor", "NumPy min ms", "min/torch"]
     rows = []
     for case in cases:
         for threads in thread_counts:
             ours = statistics.median(times["ours", "infer", case, threads])
             theirs = statistics.median(times["torch", "infer", case, threads])
+            least = min(times["minimum", "infer", case, threads])
             ratio = ours / theirs
             flops = matmul_flops(case, training=False)
             rate = statistics.median(rates[threads, case.dtype])
@@ -193,7 +208,8 @@ def inference_table(cases, thread_counts, times, rates):
             rows.append([case.cell, case.dtype, case.size, threads,
                          f"{ours * 1e3:.1f}", f"{theirs * 1e3:.1f}", f"{ratio:.2f}",
                          f"<= 1.0 {verdict(ratio, INFERENCE_TARGET)}", f"{floor:.0%}",
-                         f"{flops / (rate * 1e9) / theirs:.0%}"])
+                         f"{flops / (rate * 1e9) / theirs:.0%}",
+                         f"{least * 1e3:.1f}", f"{least / theirs:.2f}"])
     return table(header, rows)
 
 
