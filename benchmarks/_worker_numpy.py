@@ -117,7 +117,7 @@ def gemm_seconds(m, k, n, dtype, repeats=10):
 ACTIVATED = {"elman": 1, "lstm": 5, "gru": 3}
 
 
-def best_seconds(run, n_calls, repeats=5):
+def best_seconds(run, n_calls, repeats=3):
     """Best time of ``n_calls`` calls of ``run()`` in a row, over ``repeats``."""
     run()
     best = math.inf
@@ -138,7 +138,8 @@ def numpy_minimum(case, max_threads):
     activates, and in training the backward product ``(B, G*H) x (G*H, H)``.
     Per batch: the input projection and, in training, the two weight-gradient
     GEMMs.  Each is timed alone, hot in cache, at its best BLAS thread count up
-    to ``max_threads``, best of 5 runs.  Everything else an epoch does (the
+    to ``max_threads``, best of 3 runs (the benchmark asks once per repeat and
+    keeps the least).  Everything else an epoch does (the
     other elementwise passes, per-call overhead, the loss, Adam) is left out,
     so this is a lower bound on any NumPy engine's epoch: where it exceeds
     the target times torch's time, no NumPy engine meets that target.
