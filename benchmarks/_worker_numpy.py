@@ -139,10 +139,10 @@ def numpy_minimum(case, max_threads):
     Per batch: the input projection and, in training, the two weight-gradient
     GEMMs.  Each is timed alone, hot in cache, at its best BLAS thread count up
     to ``max_threads``, best of 3 runs (the benchmark asks once per repeat and
-    keeps the least).  Everything else an epoch does (the
-    other elementwise passes, per-call overhead, the loss, Adam) is left out,
-    so this is a lower bound on any NumPy engine's epoch: where it exceeds
-    the target times torch's time, no NumPy engine meets that target.
+    keeps the least).  Everything else an epoch does (the other elementwise
+    passes, per-call overhead, the loss, Adam) is left out, so this is a lower
+    bound on any NumPy engine's epoch: where it exceeds the target times
+    torch's time, no NumPy engine meets that target.
     """
     B, T, D, H = case.size
     GH = N_GATES[case.cell] * H
