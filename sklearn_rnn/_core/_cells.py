@@ -21,7 +21,7 @@ elementwise operations on contiguous blocks 3 to 5x faster than on the column
 slices of a ``(B, G * H)`` matrix (its iterator buffers strided 2-D operands),
 which outweighs the cost of running the recurrent product as ``G`` stacked GEMMs
 instead of one; cheap passes (add, negate) over ``G`` blocks that lie apart, as
-the gates of one step do in a ``(G, T, B, H)`` array, measured 2 to 4x slower
+the gates of one step do in a ``(G, T, B, H)`` array, measured 2 to 4.5x slower
 than over one contiguous ``(G, B, H)`` block.  The gate
 *gradients* are stored gate-major, ``(G, T, B, H)``, so that each gate over all
 steps is one ``(T * B, H)`` matrix for the weight-gradient GEMMs; a backward
