@@ -137,12 +137,13 @@ def numpy_minimum(case, max_threads):
     for sigmoid or tanh makes at least one) over the values the forward step
     activates, and in training the backward product ``(B, G*H) x (G*H, H)``.
     Per batch: the input projection and, in training, the two weight-gradient
-    GEMMs.  Each is timed alone, hot in cache, at its best BLAS thread count up
-    to ``max_threads``, best of 3 runs (the benchmark asks once per repeat and
-    keeps the least).  Everything else an epoch does (the other elementwise
-    passes, per-call overhead, the loss, Adam) is left out, so this is a lower
-    bound on any NumPy engine's epoch: where it exceeds the target times
-    torch's time, no NumPy engine meets that target.
+    GEMMs.  Each is timed alone, hot in cache, writing into a preallocated
+    output, at its best BLAS thread count up to ``max_threads``, best of 3 runs
+    (the benchmark asks once per repeat and keeps the least).  Everything else
+    an epoch does (the other elementwise passes, per-call overhead, the loss,
+    Adam) is left out, so this is a lower bound on any NumPy engine's epoch:
+    where it exceeds the target times torch's time, no NumPy engine meets that
+    target.
     """
     B, T, D, H = case.size
     GH = N_GATES[case.cell] * H
@@ -155,11 +156,17 @@ def numpy_minimum(case, max_threads):
     dA_step, X, W_ih_T = array(B, GH), array(T * B, D), array(D, GH)
     dA, H_prev = array(T * B, GH), array(T * B, H)
     values = array(ACTIVATED[case.cell] * B * H)
+    # Outputs written in place, as an engine can: no allocation is timed.
+    gates, dh, proj = array(B, GH), array(B, H), array(T * B, GH)
+    dW_hh, dW_ih, activated = array(GH, H), array(GH, D), np.empty_like(values)
     gemms = {
-        "forward step": (lambda: h @ W_hh_T, T),
-        "backward step": (lambda: dA_step @ W_hh, T),
-        "projection": (lambda: X @ W_ih_T, 1),
-        "weight gradients": (lambda: (dA.T @ H_prev, dA.T @ X), 1),
+        "forward step": (lambda: np.matmul(h, W_hh_T, out=gates), T),
+        "backward step": (lambda: np.matmul(dA_step, W_hh, out=dh), T),
+        "projection": (lambda: np.matmul(X, W_ih_T, out=proj), 1),
+        "weight gradients": (
+            lambda: (np.matmul(dA.T, H_prev, out=dW_hh), np.matmul(dA.T, X, out=dW_ih)),
+            1,
+        ),
     }
     seconds = {}
     for name, (run, calls) in gemms.items():
@@ -169,7 +176,8 @@ def numpy_minimum(case, max_threads):
                 best = min(best, best_seconds(run, calls))
         seconds[name] = best
     seconds["activations"] = min(
-        best_seconds(lambda f=f: f(values), T) for f in (np.exp, np.tanh)
+        best_seconds(lambda f=f: f(values, out=activated), T)
+        for f in (np.exp, np.tanh)
     )
     infer = seconds["forward step"] + seconds["activations"] + seconds["projection"]
     train = infer + seconds["backward step"] + seconds["weight gradients"]
