@@ -25,7 +25,7 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
-from ._cells import per_gate
+from ._cells import per_gate, step_weights
 from ._workspace import FRESH
 
 
@@ -135,6 +135,7 @@ def forward_direction(
         trace.h[0] = initial[0]
         if cell.has_cell_state:
             trace.c[0] = initial[1]
+    w = step_weights(p.weight_hh, p.bias_hh, cell.n_gates)
     block_memory = ws.mark()
     step_bytes = cell.n_gates * B * H * dtype.itemsize
     for lo, hi in projection_blocks(n_steps, step_bytes, keep_trace, reverse):
@@ -145,7 +146,7 @@ def forward_direction(
             prev, cur = state_indices(t, reverse)
             n = batch_sizes[t]
             a_x = proj[:, t - lo, :n]
-            cell.forward_step(trace, t, n, prev, cur, a_x, p.weight_hh, p.bias_hh)
+            cell.forward_step(trace, t, n, prev, cur, a_x, w)
     if keep_trace:
         ws.recycle(proj)  # its memory serves the gate gradients of the backward pass
     return trace
@@ -171,14 +172,13 @@ def backward_direction(cell, trace, d_out, p, batch_sizes, reverse, cuts, ws=FRE
     dA_h = new(dA_x.shape, dA_x.dtype) if separate_dA_h else dA_x
     dh = np.zeros((B, H), d_out.dtype)
     dc = np.zeros((B, H), d_out.dtype) if cell.has_cell_state else None
+    w = step_weights(p.weight_hh, p.bias_hh, cell.n_gates)
     for t in step_order(n_steps, reverse, backward=True):
         prev, cur = state_indices(t, reverse)
         n = batch_sizes[t]
         dh[:n] += d_out[t, :n]
         dc_n = None if dc is None else dc[:n]
-        cell.backward_step(
-            trace, t, n, prev, cur, dh[:n], dc_n, p.weight_hh, dA_x, dA_h
-        )
+        cell.backward_step(trace, t, n, prev, cur, dh[:n], dc_n, w, dA_x, dA_h)
         rows = cuts.get(t)
         if rows is not None:
             dh[rows] = 0.0

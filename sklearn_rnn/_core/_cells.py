@@ -115,14 +115,24 @@ def per_gate(W, n_gates):
     return W.reshape(n_gates, -1, *W.shape[1:])
 
 
-def recurrent_product(h_prev, W_hh, out):
-    """``h_{t-1} W_g^T`` for every gate ``g`` of ``out`` (G, n, H): stacked GEMMs."""
-    return np.matmul(h_prev, per_gate(W_hh, len(out)).mT, out=out)
+class StepWeights(NamedTuple):
+    """A direction's recurrent weights as its time loop uses them, prepared once
+    per direction (views, no copies) so that no step rebuilds them."""
+
+    W_T: np.ndarray  # (G, H, H): W_g^T per gate, multiplies h_{t-1} from the right
+    W: np.ndarray  # (G, H, H): W_g per gate, multiplies a gate gradient from the right
+    b_hh: np.ndarray  # (G, H): b_hh per gate
 
 
-def recurrent_gradient(da, W_hh, out):
+def step_weights(W_hh, b_hh, n_gates):
+    """:class:`StepWeights` of a fused ``(G * H, H)`` ``W_hh`` and its ``b_hh``."""
+    W = per_gate(W_hh, n_gates)
+    return StepWeights(W_T=W.mT, W=W, b_hh=per_gate(b_hh, n_gates))
+
+
+def recurrent_gradient(da, W, out):
     """``sum_g da_g W_g``: the gradient reaching ``h_{t-1}`` through the gates."""
-    return np.sum(np.matmul(da, per_gate(W_hh, len(da))), axis=0, out=out)
+    return np.sum(np.matmul(da, W), axis=0, out=out)
 
 
 class ElmanCell:
@@ -140,17 +150,17 @@ class ElmanCell:
     def allocate(self, T, B, H, dtype, keep=True, ws=FRESH, padded=True):
         return ElmanTrace(h=state_arrays(T, B, H, dtype, ws, padded))
 
-    def forward_step(self, trace, t, n, prev, cur, a_x, W_hh, b_hh):
+    def forward_step(self, trace, t, n, prev, cur, a_x, w):
         h = trace.h[cur, :n]
-        np.matmul(trace.h[prev, :n], W_hh.T, out=h)
+        np.matmul(trace.h[prev, :n], w.W_T[0], out=h)
         h += a_x[0]
         self.activation(h, out=h)
 
-    def backward_step(self, trace, t, n, prev, cur, dh, dc, W_hh, dA_x, dA_h):
+    def backward_step(self, trace, t, n, prev, cur, dh, dc, w, dA_x, dA_h):
         da = dA_x[0, t, :n]
         da[...] = dh
         self.derivative(trace.h[cur, :n], da)
-        np.matmul(da, W_hh, out=dh)
+        np.matmul(da, w.W[0], out=dh)
 
 
 class LSTMCell:
@@ -175,9 +185,9 @@ class LSTMCell:
             tanh_c=step_arrays((T, B, H), dtype, keep, ws),
         )
 
-    def forward_step(self, trace, t, n, prev, cur, a_x, W_hh, b_hh):
+    def forward_step(self, trace, t, n, prev, cur, a_x, w):
         gates = trace.gates[t, :, :n]
-        recurrent_product(trace.h[prev, :n], W_hh, out=gates)
+        np.matmul(trace.h[prev, :n], w.W_T, out=gates)  # G stacked GEMMs
         gates += a_x
         i, f, g, o = gates
         # One sigmoid pass over all four gates: tanh(a_g) = 2 s(2 a_g) - 1.
@@ -191,7 +201,7 @@ class LSTMCell:
         tanh(c, out=trace.tanh_c[t, :n])
         np.multiply(o, trace.tanh_c[t, :n], out=trace.h[cur, :n])
 
-    def backward_step(self, trace, t, n, prev, cur, dh, dc, W_hh, dA_x, dA_h):
+    def backward_step(self, trace, t, n, prev, cur, dh, dc, w, dA_x, dA_h):
         i, f, g, o = trace.gates[t, :, :n]
         tanh_c = trace.tanh_c[t, :n]
         da = dA_x[:, t, :n]
@@ -208,7 +218,7 @@ class LSTMCell:
         np.multiply(dc, trace.c[prev, :n], out=da_f)
         inplace_logistic_derivative(f, da_f)
         dc *= f
-        recurrent_gradient(da, W_hh, out=dh)
+        recurrent_gradient(da, w.W, out=dh)
 
 
 class GRUCell:
@@ -232,19 +242,17 @@ class GRUCell:
             hn=step_arrays((T, B, H), dtype, keep, ws),
         )
 
-    def forward_step(self, trace, t, n, prev, cur, a_x, W_hh, b_hh):
-        H = W_hh.shape[1]
-        W_hr_hz, W_hn = W_hh[: 2 * H], W_hh[2 * H :]
+    def forward_step(self, trace, t, n, prev, cur, a_x, w):
         h_prev = trace.h[prev, :n]
         gates = trace.gates[t, :, :n]
         r, z, n_gate = gates
         rz = gates[:2]
-        recurrent_product(h_prev, W_hr_hz, out=rz)
+        np.matmul(h_prev, w.W_T[:2], out=rz)  # W_hr, W_hz: stacked GEMMs
         rz += a_x[:2]
         logistic(rz, out=rz)
         hn = trace.hn[t, :n]
-        np.matmul(h_prev, W_hn.T, out=hn)
-        hn += per_gate(b_hh, 3)[2]
+        np.matmul(h_prev, w.W_T[2], out=hn)
+        hn += w.b_hh[2]
         np.multiply(r, hn, out=n_gate)
         n_gate += a_x[2]
         tanh(n_gate, out=n_gate)
@@ -253,7 +261,7 @@ class GRUCell:
         h *= z
         h += n_gate
 
-    def backward_step(self, trace, t, n, prev, cur, dh, dc, W_hh, dA_x, dA_h):
+    def backward_step(self, trace, t, n, prev, cur, dh, dc, w, dA_x, dA_h):
         r, z, n_gate = trace.gates[t, :, :n]
         da_r, da_z, da_n = dA_x[:, t, :n]
         np.subtract(1.0, z, out=da_n)
@@ -268,7 +276,7 @@ class GRUCell:
         da_h[:2] = dA_x[:2, t, :n]
         np.multiply(da_n, r, out=da_h[2])
         dh *= z
-        dh += recurrent_gradient(da_h, W_hh, out=None)
+        dh += recurrent_gradient(da_h, w.W, out=None)
 
 
 CELLS = {"elman": ElmanCell, "lstm": LSTMCell, "gru": GRUCell}
