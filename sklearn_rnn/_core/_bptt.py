@@ -173,12 +173,15 @@ def backward_direction(cell, trace, d_out, p, batch_sizes, reverse, cuts, ws=FRE
     dh = np.zeros((B, H), d_out.dtype)
     dc = np.zeros((B, H), d_out.dtype) if cell.has_cell_state else None
     w = step_weights(p.weight_hh, p.bias_hh, cell.n_gates)
+    scratch = cell.backward_scratch(B, H, d_out.dtype, ws)
     for t in step_order(n_steps, reverse, backward=True):
         prev, cur = state_indices(t, reverse)
         n = batch_sizes[t]
         dh[:n] += d_out[t, :n]
         dc_n = None if dc is None else dc[:n]
-        cell.backward_step(trace, t, n, prev, cur, dh[:n], dc_n, w, dA_x, dA_h)
+        cell.backward_step(
+            trace, t, n, prev, cur, dh[:n], dc_n, w, dA_x, dA_h, scratch
+        )
         rows = cuts.get(t)
         if rows is not None:
             dh[rows] = 0.0

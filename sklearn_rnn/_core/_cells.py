@@ -122,17 +122,29 @@ class StepWeights(NamedTuple):
     W_T: np.ndarray  # (G, H, H): W_g^T per gate, multiplies h_{t-1} from the right
     W: np.ndarray  # (G, H, H): W_g per gate, multiplies a gate gradient from the right
     b_hh: np.ndarray  # (G, H): b_hh per gate
+    W_hh: np.ndarray  # (G * H, H): all gates, multiplies a step's gate gradients
 
 
 def step_weights(W_hh, b_hh, n_gates):
     """:class:`StepWeights` of a fused ``(G * H, H)`` ``W_hh`` and its ``b_hh``."""
     W = per_gate(W_hh, n_gates)
-    return StepWeights(W_T=W.mT, W=W, b_hh=per_gate(b_hh, n_gates))
+    return StepWeights(W_T=W.mT, W=W, b_hh=per_gate(b_hh, n_gates), W_hh=W_hh)
 
 
-def recurrent_gradient(da, W, out):
-    """``sum_g da_g W_g``: the gradient reaching ``h_{t-1}`` through the gates."""
-    return np.sum(np.matmul(da, W), axis=0, out=out)
+def recurrent_gradient(da, W_hh, side_by_side, out):
+    """``sum_g da_g W_g``, the gradient reaching ``h_{t-1}`` through the gates,
+    as one GEMM.
+
+    The step's ``(G, n, H)`` gate gradients are first copied side by side into
+    the first ``n`` rows of the ``(B, G * H)`` scratch ``side_by_side``, which
+    then multiplies the fused ``(G * H, H)`` ``W_hh``.  Measured against ``G``
+    stacked GEMMs and their sum (300 calls each): 0.66 to 0.99 of the time at
+    every size, dtype and thread count of the benchmark.
+    """
+    G, n, H = da.shape
+    rows = side_by_side[:n]
+    np.copyto(rows.reshape(n, G, H), da.transpose(1, 0, 2))
+    return np.matmul(rows, W_hh, out=out)
 
 
 class ElmanCell:
@@ -150,13 +162,16 @@ class ElmanCell:
     def allocate(self, T, B, H, dtype, keep=True, ws=FRESH, padded=True):
         return ElmanTrace(h=state_arrays(T, B, H, dtype, ws, padded))
 
+    def backward_scratch(self, B, H, dtype, ws=FRESH):
+        return None  # one gate: its gradient multiplies W_hh directly
+
     def forward_step(self, trace, t, n, prev, cur, a_x, w):
         h = trace.h[cur, :n]
         np.matmul(trace.h[prev, :n], w.W_T[0], out=h)
         h += a_x[0]
         self.activation(h, out=h)
 
-    def backward_step(self, trace, t, n, prev, cur, dh, dc, w, dA_x, dA_h):
+    def backward_step(self, trace, t, n, prev, cur, dh, dc, w, dA_x, dA_h, scratch):
         da = dA_x[0, t, :n]
         da[...] = dh
         self.derivative(trace.h[cur, :n], da)
@@ -185,6 +200,9 @@ class LSTMCell:
             tanh_c=step_arrays((T, B, H), dtype, keep, ws),
         )
 
+    def backward_scratch(self, B, H, dtype, ws=FRESH):
+        return ws.empty((B, 4 * H), dtype)  # the gate gradients side by side
+
     def forward_step(self, trace, t, n, prev, cur, a_x, w):
         gates = trace.gates[t, :, :n]
         np.matmul(trace.h[prev, :n], w.W_T, out=gates)  # G stacked GEMMs
@@ -201,7 +219,7 @@ class LSTMCell:
         tanh(c, out=trace.tanh_c[t, :n])
         np.multiply(o, trace.tanh_c[t, :n], out=trace.h[cur, :n])
 
-    def backward_step(self, trace, t, n, prev, cur, dh, dc, w, dA_x, dA_h):
+    def backward_step(self, trace, t, n, prev, cur, dh, dc, w, dA_x, dA_h, scratch):
         i, f, g, o = trace.gates[t, :, :n]
         tanh_c = trace.tanh_c[t, :n]
         da = dA_x[:, t, :n]
@@ -218,7 +236,7 @@ class LSTMCell:
         np.multiply(dc, trace.c[prev, :n], out=da_f)
         inplace_logistic_derivative(f, da_f)
         dc *= f
-        recurrent_gradient(da, w.W, out=dh)
+        recurrent_gradient(da, w.W_hh, scratch, out=dh)
 
 
 class GRUCell:
@@ -242,6 +260,10 @@ class GRUCell:
             hn=step_arrays((T, B, H), dtype, keep, ws),
         )
 
+    def backward_scratch(self, B, H, dtype, ws=FRESH):
+        # The gate gradients side by side, and the recurrent gradient they give.
+        return ws.empty((B, 3 * H), dtype), ws.empty((B, H), dtype)
+
     def forward_step(self, trace, t, n, prev, cur, a_x, w):
         h_prev = trace.h[prev, :n]
         gates = trace.gates[t, :, :n]
@@ -261,7 +283,7 @@ class GRUCell:
         h *= z
         h += n_gate
 
-    def backward_step(self, trace, t, n, prev, cur, dh, dc, w, dA_x, dA_h):
+    def backward_step(self, trace, t, n, prev, cur, dh, dc, w, dA_x, dA_h, scratch):
         r, z, n_gate = trace.gates[t, :, :n]
         da_r, da_z, da_n = dA_x[:, t, :n]
         np.subtract(1.0, z, out=da_n)
@@ -275,8 +297,9 @@ class GRUCell:
         da_h = dA_h[:, t, :n]
         da_h[:2] = dA_x[:2, t, :n]
         np.multiply(da_n, r, out=da_h[2])
+        side_by_side, product = scratch
         dh *= z
-        dh += recurrent_gradient(da_h, w.W, out=None)
+        dh += recurrent_gradient(da_h, w.W_hh, side_by_side, out=product[:n])
 
 
 CELLS = {"elman": ElmanCell, "lstm": LSTMCell, "gru": GRUCell}
