@@ -42,8 +42,10 @@ def test_every_formula_equals_the_textbook_function(formula, textbook, dtype):
     np.testing.assert_array_equal(inplace, y)
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_public_functions_dispatch_to_one_of_the_formulas(dtype):
-    x = _inputs(dtype)
+@pytest.mark.parametrize("n_copies", [1, 10])  # 2011 and 20110 values: the float32
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])  # tanh's form by size
+def test_public_functions_dispatch_to_one_of_the_formulas(dtype, n_copies):
+    x = np.tile(_inputs(dtype), n_copies)
+    np.testing.assert_allclose(act.tanh(x), np.tanh(x), rtol=0, atol=ATOL[dtype])
     assert any(np.array_equal(act.tanh(x), f(x)) for f in TANHS)
     assert any(np.array_equal(act.logistic(x), f(x)) for f in LOGISTICS)
