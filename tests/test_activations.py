@@ -23,7 +23,21 @@ def _inputs(dtype):
     return np.concatenate([rng.normal(scale=4.0, size=2000), extremes]).astype(dtype)
 
 
-FORMULAS = [(f, np.tanh) for f in TANHS] + [(f, expit) for f in LOGISTICS]
+LOGISTICS_OF_NEGATED = [
+    act._logistic_of_negated_via_exp,
+    act._logistic_of_negated_via_tanh,
+]
+
+
+def expit_of_negated(x):
+    return expit(-x)
+
+
+FORMULAS = (
+    [(f, np.tanh) for f in TANHS]
+    + [(f, expit) for f in LOGISTICS]
+    + [(f, expit_of_negated) for f in LOGISTICS_OF_NEGATED]
+)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -49,3 +63,6 @@ def test_public_functions_dispatch_to_one_of_the_formulas(dtype, n_copies):
     np.testing.assert_allclose(act.tanh(x), np.tanh(x), rtol=0, atol=ATOL[dtype])
     assert any(np.array_equal(act.tanh(x), f(x)) for f in TANHS)
     assert any(np.array_equal(act.logistic(x), f(x)) for f in LOGISTICS)
+    assert any(
+        np.array_equal(act.logistic_of_negated(x), f(x)) for f in LOGISTICS_OF_NEGATED
+    )

@@ -25,7 +25,7 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
-from ._cells import per_gate, step_weights
+from ._cells import gate_scale_of, per_gate, scaled_gates, step_weights
 from ._workspace import FRESH
 
 
@@ -61,17 +61,22 @@ class LayerParams(NamedTuple):
 
 def input_projection(cell, X, p, n_steps, ws=FRESH):
     """``x_t W_ih^T + b_ih`` (plus ``b_hh`` where the cell allows) for all steps,
-    gate-major ``(G, T, B, H)``."""
+    gate-major ``(G, T, B, H)``, each gate times its factor in ``cell.gate_scale``."""
     G, H = cell.n_gates, p.weight_hh.shape[1]
+    scale = gate_scale_of(cell)
+    W = scaled_gates(per_gate(p.weight_ih, G), scale)
+    bias = per_gate(p.bias_ih, G).copy()
+    folded = cell.folded_bias_gates
+    bias[:folded] += per_gate(p.bias_hh, G)[:folded]
+    if scale is not None:
+        bias *= scale[:, 0]
     if sp.issparse(X):
-        proj = gate_major(np.asarray(X @ p.weight_ih.T), G)
+        proj = gate_major(np.asarray(X @ W.reshape(G * H, -1).T), G)
     else:
         dtype = np.result_type(X.dtype, p.weight_ih.dtype)
         proj = ws.empty((G, X.shape[0], H), dtype)
-        np.matmul(X, per_gate(p.weight_ih, G).mT, out=proj)
-    proj += per_gate(p.bias_ih, G)[:, None]
-    folded = cell.folded_bias_gates
-    proj[:folded] += per_gate(p.bias_hh, G)[:folded, None]
+        np.matmul(X, W.mT, out=proj)
+    proj += bias[:, None]
     return proj.reshape(G, n_steps, -1, H)
 
 
@@ -135,7 +140,7 @@ def forward_direction(
         trace.h[0] = initial[0]
         if cell.has_cell_state:
             trace.c[0] = initial[1]
-    w = step_weights(p.weight_hh, p.bias_hh, cell.n_gates)
+    w = step_weights(p.weight_hh, p.bias_hh, cell.n_gates, gate_scale_of(cell))
     block_memory = ws.mark()
     step_bytes = cell.n_gates * B * H * dtype.itemsize
     for lo, hi in projection_blocks(n_steps, step_bytes, keep_trace, reverse):

@@ -32,6 +32,15 @@ length, longest first, so the rows still inside their sequence form a prefix
 (PyTorch's packed sequences use the same idea).  Rows that have finished keep their
 last state, rows not yet started (reverse direction) keep the zero initial state.
 
+Each cell declares a ``gate_scale``, one factor per gate by which its forward
+step computes that gate's pre-activation: -1 for a sigmoid gate, so that the
+sigmoid is ``1 / (1 + exp(z))`` of what the GEMMs give (no negation pass); -2
+for the LSTM's g gate, whose tanh is taken from the same pass as
+``2 s(2 a) - 1``.  The factors go into scaled copies of the weights and biases,
+made once per direction (a few ``G * H * (D + H)`` values); scaling by -1 or -2
+is exact in floating point, so the activated gates are those of the unscaled
+formulas.  The backward pass uses the weights as they are.
+
 The input projection ``x_t W_ih^T + b_ih`` is computed for all steps before the
 loop, gate-major ``(G, T, B, H)``: one GEMM per gate writes it in place, where a
 step-major one would need a GEMM per step and gate or a transposing copy
@@ -53,7 +62,7 @@ from ._activations import (
     DERIVATIVES,
     inplace_logistic_derivative,
     inplace_tanh_derivative,
-    logistic,
+    logistic_of_negated,
     tanh,
 )
 from ._workspace import FRESH
@@ -115,20 +124,35 @@ def per_gate(W, n_gates):
     return W.reshape(n_gates, -1, *W.shape[1:])
 
 
+def gate_scale_of(cell):
+    """``(G, 1, 1)`` array of the cell's gate scale factors, None if all are 1."""
+    if all(factor == 1.0 for factor in cell.gate_scale):
+        return None
+    return np.array(cell.gate_scale)[:, None, None]
+
+
+def scaled_gates(W, scale):
+    """``G`` per-gate blocks of ``W`` times ``scale`` (a new array), or ``W``
+    itself when ``scale`` is None."""
+    return W if scale is None else W * scale.astype(W.dtype)
+
+
 class StepWeights(NamedTuple):
     """A direction's recurrent weights as its time loop uses them, prepared once
-    per direction (views, no copies) so that no step rebuilds them."""
+    per direction (views; the scaled ``W_T`` a copy) so that no step rebuilds them."""
 
-    W_T: np.ndarray  # (G, H, H): W_g^T per gate, multiplies h_{t-1} from the right
+    W_T: np.ndarray  # (G, H, H): scale_g * W_g^T per gate, multiplies h_{t-1}
     W: np.ndarray  # (G, H, H): W_g per gate, multiplies a gate gradient from the right
     b_hh: np.ndarray  # (G, H): b_hh per gate
     W_hh: np.ndarray  # (G * H, H): all gates, multiplies a step's gate gradients
 
 
-def step_weights(W_hh, b_hh, n_gates):
-    """:class:`StepWeights` of a fused ``(G * H, H)`` ``W_hh`` and its ``b_hh``."""
+def step_weights(W_hh, b_hh, n_gates, scale=None):
+    """:class:`StepWeights` of a fused ``(G * H, H)`` ``W_hh`` and its ``b_hh``;
+    ``scale`` (see :func:`gate_scale_of`) scales ``W_T`` only."""
     W = per_gate(W_hh, n_gates)
-    return StepWeights(W_T=W.mT, W=W, b_hh=per_gate(b_hh, n_gates), W_hh=W_hh)
+    W_T = scaled_gates(W, scale).mT
+    return StepWeights(W_T=W_T, W=W, b_hh=per_gate(b_hh, n_gates), W_hh=W_hh)
 
 
 def recurrent_gradient(da, W_hh, side_by_side, out):
@@ -154,6 +178,7 @@ class ElmanCell:
     has_cell_state = False
     # b_hh adds to the same pre-activation as b_ih, so it joins the hoisted projection.
     folded_bias_gates = 1
+    gate_scale = (1.0,)
 
     def __init__(self, activation="tanh"):
         self.activation = ACTIVATIONS[activation]
@@ -189,6 +214,8 @@ class LSTMCell:
     n_gates = 4
     has_cell_state = True
     folded_bias_gates = 4
+    # The forward step computes -a_i, -a_f, -2 a_g, -a_o (see the module docstring).
+    gate_scale = (-1.0, -1.0, -2.0, -1.0)
 
     def allocate(self, T, B, H, dtype, keep=True, ws=FRESH, padded=True):
         c = (state_arrays(T, B, H, dtype, ws, padded) if keep
@@ -206,11 +233,10 @@ class LSTMCell:
     def forward_step(self, trace, t, n, prev, cur, a_x, w):
         gates = trace.gates[t, :, :n]
         np.matmul(trace.h[prev, :n], w.W_T, out=gates)  # G stacked GEMMs
-        gates += a_x
-        i, f, g, o = gates
+        gates += a_x  # -a_i, -a_f, -2 a_g, -a_o: the weights come scaled
         # One sigmoid pass over all four gates: tanh(a_g) = 2 s(2 a_g) - 1.
-        g *= 2.0
-        logistic(gates, out=gates)
+        logistic_of_negated(gates, out=gates)
+        i, f, g, o = gates
         g *= 2.0
         g -= 1.0
         c = trace.c[cur, :n]
@@ -252,6 +278,9 @@ class GRUCell:
     has_cell_state = False
     # b_hr and b_hz join the hoisted input projection; b_hn sits inside r * (...).
     folded_bias_gates = 2
+    # The forward step computes -a_r, -a_z (see the module docstring); the n
+    # gate's recurrent product is kept as it is, for the backward pass.
+    gate_scale = (-1.0, -1.0, 1.0)
 
     def allocate(self, T, B, H, dtype, keep=True, ws=FRESH, padded=True):
         return GRUTrace(
@@ -269,9 +298,9 @@ class GRUCell:
         gates = trace.gates[t, :, :n]
         r, z, n_gate = gates
         rz = gates[:2]
-        np.matmul(h_prev, w.W_T[:2], out=rz)  # W_hr, W_hz: stacked GEMMs
-        rz += a_x[:2]
-        logistic(rz, out=rz)
+        np.matmul(h_prev, w.W_T[:2], out=rz)  # -W_hr, -W_hz: stacked GEMMs
+        rz += a_x[:2]  # -a_r, -a_z
+        logistic_of_negated(rz, out=rz)
         hn = trace.hn[t, :n]
         np.matmul(h_prev, w.W_T[2], out=hn)
         hn += w.b_hh[2]
