@@ -241,24 +241,27 @@ class LSTMCell:
         g -= 1.0
         c = trace.c[cur, :n]
         np.multiply(f, trace.c[prev, :n], out=c)
-        c += i * g
-        tanh(c, out=trace.tanh_c[t, :n])
-        np.multiply(o, trace.tanh_c[t, :n], out=trace.h[cur, :n])
+        tanh_c = trace.tanh_c[t, :n]
+        c += np.multiply(i, g, out=tanh_c)  # its slot serves as scratch first
+        tanh(c, out=tanh_c)
+        np.multiply(o, tanh_c, out=trace.h[cur, :n])
 
     def backward_step(self, trace, t, n, prev, cur, dh, dc, w, dA_x, dA_h, scratch):
         i, f, g, o = trace.gates[t, :, :n]
         tanh_c = trace.tanh_c[t, :n]
         da = dA_x[:, t, :n]
         da_i, da_f, da_g, da_o = da
-        np.multiply(dh, tanh_c, out=da_o)
-        inplace_logistic_derivative(o, da_o)
+        # h_t = o * tanh(c_t); products shared between gates save passes.
         d_tanh_c = dh * o
+        np.multiply(d_tanh_c, tanh_c, out=da_o)
+        da_o *= 1.0 - o  # dh tanh(c_t) o (1 - o)
         inplace_tanh_derivative(tanh_c, d_tanh_c)
         dc += d_tanh_c
-        np.multiply(dc, g, out=da_i)
-        inplace_logistic_derivative(i, da_i)
+        # c_t = f * c_{t-1} + i * g
         np.multiply(dc, i, out=da_g)
-        inplace_tanh_derivative(g, da_g)
+        np.multiply(da_g, g, out=da_i)
+        da_i *= 1.0 - i  # dc g i (1 - i)
+        inplace_tanh_derivative(g, da_g)  # dc i (1 - g^2)
         np.multiply(dc, trace.c[prev, :n], out=da_f)
         inplace_logistic_derivative(f, da_f)
         dc *= f
