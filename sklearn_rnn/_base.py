@@ -51,7 +51,7 @@ PREDICT_CHUNK = 512  # sequences per forward pass at prediction time (bounded me
 # second thread brings (on 2 cores shared with other jobs: 2-10x slower epochs at
 # H=32), so below this many multiply-adds per step (rows x H x gates*H) the
 # estimators hold BLAS to one thread while they train and predict.  On a quiet
-# 2-core machine (benchmarks/README.md) two threads were 7 to 27% faster for
+# 2-core machine (benchmarks/README.md) two threads were 6 to 27% faster for
 # every model measured from 2**20 on (the large GEMMs outside the time loop gain
 # most), within 8% either way below 2**19.
 SINGLE_THREAD_STEP_WORK = 2**20
