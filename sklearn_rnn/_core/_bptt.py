@@ -59,21 +59,28 @@ class LayerParams(NamedTuple):
     bias_hh: np.ndarray  # (G * H,)
 
 
-def input_projection(cell, X, p, n_steps, ws=FRESH):
-    """``x_t W_ih^T + b_ih`` (plus ``b_hh`` where the cell allows) for all steps,
-    gate-major ``(G, T, B, H)``, each gate times its factor in ``cell.gate_scale``."""
-    G, H = cell.n_gates, p.weight_hh.shape[1]
-    scale = gate_scale_of(cell)
+def projection_weights(cell, p, scale):
+    """The input projection's ``(G, H, D)`` weights and ``(G, H)`` bias, per gate:
+    ``W_ih`` and ``b_ih`` (plus ``b_hh`` where the cell allows), each gate times
+    its factor in ``scale`` (see :func:`gate_scale_of`).  Made once per direction."""
+    G = cell.n_gates
     W = scaled_gates(per_gate(p.weight_ih, G), scale)
     bias = per_gate(p.bias_ih, G).copy()
     folded = cell.folded_bias_gates
     bias[:folded] += per_gate(p.bias_hh, G)[:folded]
     if scale is not None:
         bias *= scale[:, 0]
+    return W, bias
+
+
+def input_projection(X, W, bias, n_steps, ws=FRESH):
+    """``x_t W^T + bias`` for all steps, gate-major ``(G, T, B, H)``, from the
+    per-gate weights and bias of :func:`projection_weights`."""
+    G, H = bias.shape
     if sp.issparse(X):
         proj = gate_major(np.asarray(X @ W.reshape(G * H, -1).T), G)
     else:
-        dtype = np.result_type(X.dtype, p.weight_ih.dtype)
+        dtype = np.result_type(X.dtype, W.dtype)
         proj = ws.empty((G, X.shape[0], H), dtype)
         np.matmul(X, W.mT, out=proj)
     proj += bias[:, None]
@@ -140,12 +147,14 @@ def forward_direction(
         trace.h[0] = initial[0]
         if cell.has_cell_state:
             trace.c[0] = initial[1]
-    w = step_weights(p.weight_hh, p.bias_hh, cell.n_gates, gate_scale_of(cell))
+    scale = gate_scale_of(cell)
+    w = step_weights(p.weight_hh, p.bias_hh, cell.n_gates, scale)
+    W_x, b_x = projection_weights(cell, p, scale)
     block_memory = ws.mark()
     step_bytes = cell.n_gates * B * H * dtype.itemsize
     for lo, hi in projection_blocks(n_steps, step_bytes, keep_trace, reverse):
         ws.rewind(block_memory)  # the previous block's projection is used up
-        proj = input_projection(cell, X[lo * B : hi * B], p, hi - lo, ws)
+        proj = input_projection(X[lo * B : hi * B], W_x, b_x, hi - lo, ws)
         steps = range(lo, hi)
         for t in reversed(steps) if reverse else steps:
             prev, cur = state_indices(t, reverse)
