@@ -175,15 +175,18 @@ def backward_direction(cell, trace, d_out, p, batch_sizes, reverse, cuts, ws=FRE
     """Gradients of the gate pre-activations for one direction of one layer.
 
     ``d_out`` (T, B, H) is the gradient of the loss with respect to the
-    direction's outputs.  Returns ``(dA_x, dA_h)``, each ``(G, T, B, H)``.
+    direction's outputs.  Returns ``(dA_x, dA_h)``: ``dA_x`` ``(G, T, B, H)``;
+    ``dA_h`` the recurrent-side gradients of the gates past
+    ``cell.folded_bias_gates`` (the GRU's n gate), whose recurrent side differs,
+    ``(G - folded, T, B, H)``, or None when no gate's does.
     """
     n_steps, B, H = d_out.shape
     # A step writes the gradients of its running rows; padded rows must be zeros
     # (the weight gradients are GEMMs over all rows).
     new = ws.zeros if is_padded(batch_sizes, B) else ws.empty
     dA_x = new((cell.n_gates, n_steps, B, H), d_out.dtype)
-    separate_dA_h = cell.folded_bias_gates < cell.n_gates
-    dA_h = new(dA_x.shape, dA_x.dtype) if separate_dA_h else dA_x
+    n_separate = cell.n_gates - cell.folded_bias_gates
+    dA_h = new((n_separate, n_steps, B, H), dA_x.dtype) if n_separate else None
     dh = np.zeros((B, H), d_out.dtype)
     dc = np.zeros((B, H), d_out.dtype) if cell.has_cell_state else None
     w = step_weights(p.weight_hh, p.bias_hh, cell.n_gates)
@@ -208,17 +211,24 @@ def direction_param_grads(trace, X, dA_x, dA_h, reverse, g):
     """Accumulate the weight and bias gradients of one direction into views ``g``.
 
     One (stacked) GEMM per weight matrix over all steps; padded rows carry zero
-    gradient.  ``dA_x`` and ``dA_h`` are ``(G, T, B, H)``.
+    gradient.  ``dA_x`` and ``dA_h`` are as :func:`backward_direction` returns
+    them: the recurrent side takes ``dA_x`` for the gates before those of
+    ``dA_h``.
     """
     G, H = dA_x.shape[0], dA_x.shape[-1]
-    shared = dA_h is dA_x  # Elman, LSTM: both biases add to one pre-activation
-    dA_x, dA_h = dA_x.reshape(G, -1, H), dA_h.reshape(G, -1, H)
-    h_prev = trace.h[1:] if reverse else trace.h[:-1]
-    g.weight_hh[...] += (dA_h.mT @ h_prev.reshape(-1, H)).reshape(G * H, H)
+    folded = G if dA_h is None else G - dA_h.shape[0]
+    dA_x = dA_x.reshape(G, -1, H)
+    h_prev = (trace.h[1:] if reverse else trace.h[:-1]).reshape(-1, H)
     g.weight_ih[...] += input_weight_gradient(X, dA_x)
-    d_bias_ih = dA_x.sum(axis=1).reshape(-1)
-    g.bias_ih[...] += d_bias_ih
-    g.bias_hh[...] += d_bias_ih if shared else dA_h.sum(axis=1).reshape(-1)
+    d_bias_ih = dA_x.sum(axis=1)
+    g.bias_ih[...] += d_bias_ih.reshape(-1)
+    d_weight_hh, d_bias_hh = per_gate(g.weight_hh, G), per_gate(g.bias_hh, G)
+    d_weight_hh[:folded] += dA_x[:folded].mT @ h_prev
+    d_bias_hh[:folded] += d_bias_ih[:folded]
+    if dA_h is not None:
+        dA_h = dA_h.reshape(G - folded, -1, H)
+        d_weight_hh[folded:] += dA_h.mT @ h_prev
+        d_bias_hh[folded:] += dA_h.sum(axis=1)
 
 
 def input_weight_gradient(X, dA):

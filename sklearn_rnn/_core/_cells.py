@@ -47,10 +47,12 @@ step-major one would need a GEMM per step and gate or a transposing copy
 (measured slower than the strided read it saves).  A step receives its
 ``(G, n, H)`` slice as ``a_x``.
 Backward steps write the gradient of the gate pre-activations, also ``(G, n, H)``
-per step, into ``dA_x`` (for ``W_ih``, ``b_ih``) and ``dA_h`` (for ``W_hh``,
-``b_hh``; a separate array only for the GRU, whose reset gate multiplies the
-recurrent product), and turn ``dh`` (and ``dc``) from the gradient at the step's
-output into the gradient at its input state.
+per step, into ``dA_x`` (for ``W_ih``, ``b_ih``, and for ``W_hh``, ``b_hh``
+where the recurrent side's gradient is the same), and turn ``dh`` (and ``dc``)
+from the gradient at the step's output into the gradient at its input state.
+Only the GRU's n gate, whose recurrent product the reset gate scales, has a
+recurrent-side gradient of its own, in ``dA_h`` (``(1, T, B, H)``; None for the
+other cells).
 """
 
 from typing import NamedTuple
@@ -155,19 +157,25 @@ def step_weights(W_hh, b_hh, n_gates, scale=None):
     return StepWeights(W_T=W_T, W=W, b_hh=per_gate(b_hh, n_gates), W_hh=W_hh)
 
 
-def recurrent_gradient(da, W_hh, side_by_side, out):
+def recurrent_gradient(blocks, W_hh, side_by_side, out):
     """``sum_g da_g W_g``, the gradient reaching ``h_{t-1}`` through the gates,
     as one GEMM.
 
-    The step's ``(G, n, H)`` gate gradients are first copied side by side into
-    the first ``n`` rows of the ``(B, G * H)`` scratch ``side_by_side``, which
-    then multiplies the fused ``(G * H, H)`` ``W_hh``.  Measured against ``G``
-    stacked GEMMs and their sum (300 calls each): 0.66 to 0.99 of the time at
-    every size, dtype and thread count of the benchmark.
+    ``blocks`` holds the step's gate gradients in gate order, as ``(g, n, H)``
+    arrays (the GRU's come from two arrays).  They are first copied side by side
+    into the first ``n`` rows of the ``(B, G * H)`` scratch ``side_by_side``,
+    which then multiplies the fused ``(G * H, H)`` ``W_hh``.  Measured against
+    ``G`` stacked GEMMs and their sum (300 calls each): 0.66 to 0.99 of the time
+    at every size, dtype and thread count of the benchmark.
     """
-    G, n, H = da.shape
+    n, H = blocks[0].shape[1:]
     rows = side_by_side[:n]
-    np.copyto(rows.reshape(n, G, H), da.transpose(1, 0, 2))
+    gates = rows.reshape(n, -1, H)
+    start = 0
+    for block in blocks:
+        stop = start + len(block)
+        np.copyto(gates[:, start:stop], block.transpose(1, 0, 2))
+        start = stop
     return np.matmul(rows, W_hh, out=out)
 
 
@@ -265,7 +273,7 @@ class LSTMCell:
         np.multiply(dc, trace.c[prev, :n], out=da_f)
         inplace_logistic_derivative(f, da_f)
         dc *= f
-        recurrent_gradient(da, w.W_hh, scratch, out=dh)
+        recurrent_gradient((da,), w.W_hh, scratch, out=dh)
 
 
 class GRUCell:
@@ -326,12 +334,12 @@ class GRUCell:
         inplace_logistic_derivative(z, da_z)
         np.multiply(da_n, trace.hn[t, :n], out=da_r)
         inplace_logistic_derivative(r, da_r)
-        da_h = dA_h[:, t, :n]
-        da_h[:2] = dA_x[:2, t, :n]
-        np.multiply(da_n, r, out=da_h[2])
+        da_hn = dA_h[:, t, :n]  # the n gate's recurrent side: da_n * r
+        np.multiply(da_n, r, out=da_hn[0])
         side_by_side, product = scratch
+        blocks = (dA_x[:2, t, :n], da_hn)  # r and z: the same on both sides
         dh *= z
-        dh += recurrent_gradient(da_h, w.W_hh, side_by_side, out=product[:n])
+        dh += recurrent_gradient(blocks, w.W_hh, side_by_side, out=product[:n])
 
 
 CELLS = {"elman": ElmanCell, "lstm": LSTMCell, "gru": GRUCell}
