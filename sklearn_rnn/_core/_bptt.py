@@ -156,11 +156,15 @@ def forward_direction(
         ws.rewind(block_memory)  # the previous block's projection is used up
         proj = input_projection(X[lo * B : hi * B], W_x, b_x, hi - lo, ws)
         steps = range(lo, hi)
-        for t in reversed(steps) if reverse else steps:
-            prev, cur = state_indices(t, reverse)
-            n = batch_sizes[t]
-            a_x = proj[:, t - lo, :n]
-            cell.forward_step(trace, t, n, prev, cur, a_x, w)
+        # The activations' exp forms overflow to inf where that gives their
+        # exact limits: the warning is silenced once per block of steps, not at
+        # every step (see _activations.py).
+        with np.errstate(over="ignore"):
+            for t in reversed(steps) if reverse else steps:
+                prev, cur = state_indices(t, reverse)
+                n = batch_sizes[t]
+                a_x = proj[:, t - lo, :n]
+                cell.forward_step(trace, t, n, prev, cur, a_x, w)
     if keep_trace:
         ws.recycle(proj)  # its memory serves the gate gradients of the backward pass
     return trace
