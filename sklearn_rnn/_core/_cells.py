@@ -308,13 +308,13 @@ class GRUCell:
         h_prev = trace.h[prev, :n]
         gates = trace.gates[t, :, :n]
         r, z, n_gate = gates
+        # Three stacked GEMMs: -W_hr h, -W_hz h, and W_hn h, which the n gate's
+        # slot holds until the n gate is computed.
+        np.matmul(h_prev, w.W_T, out=gates)
         rz = gates[:2]
-        np.matmul(h_prev, w.W_T[:2], out=rz)  # -W_hr, -W_hz: stacked GEMMs
         rz += a_x[:2]  # -a_r, -a_z
         logistic_of_negated(rz, out=rz)
-        hn = trace.hn[t, :n]
-        np.matmul(h_prev, w.W_T[2], out=hn)
-        hn += w.b_hh[2]
+        hn = np.add(n_gate, w.b_hh[2], out=trace.hn[t, :n])
         np.multiply(r, hn, out=n_gate)
         n_gate += a_x[2]
         tanh(n_gate, out=n_gate)
