@@ -98,3 +98,13 @@ def test_public_functions_dispatch_to_one_of_the_formulas(dtype, n_copies):
         assert any(np.array_equal(tanh, f(x)) for f in TANHS)
         assert any(np.array_equal(logistic, f(x)) for f in LOGISTICS)
         assert any(np.array_equal(of_negated, f(x)) for f in LOGISTICS_OF_NEGATED)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16])
+def test_constants_are_read_only_0d_arrays_of_the_dtype(dtype):
+    k = act.constants(np.dtype(dtype))
+    assert [float(v) for v in k] == [0.5, 1.0, 2.0, -0.5, -2.0]
+    for value in k:
+        assert value.shape == () and value.dtype == dtype
+        with pytest.raises(ValueError, match="read-only"):
+            value[...] = 0.0

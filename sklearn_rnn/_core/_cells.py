@@ -62,6 +62,7 @@ import numpy as np
 from ._activations import (
     ACTIVATIONS,
     DERIVATIVES,
+    constants,
     inplace_logistic_derivative,
     inplace_tanh_derivative,
     logistic_of_negated,
@@ -245,8 +246,9 @@ class LSTMCell:
         # One sigmoid pass over all four gates: tanh(a_g) = 2 s(2 a_g) - 1.
         logistic_of_negated(gates, out=gates)
         i, f, g, o = gates
-        g *= 2.0
-        g -= 1.0
+        k = constants(gates.dtype)  # 0-d arrays: see _activations.Constants
+        g *= k.two
+        g -= k.one
         c = trace.c[cur, :n]
         np.multiply(f, trace.c[prev, :n], out=c)
         tanh_c = trace.tanh_c[t, :n]
@@ -259,16 +261,17 @@ class LSTMCell:
         tanh_c = trace.tanh_c[t, :n]
         da = dA_x[:, t, :n]
         da_i, da_f, da_g, da_o = da
+        one = constants(da.dtype).one  # 1.0 as a 0-d array: see _activations
         # h_t = o * tanh(c_t); products shared between gates save passes.
         d_tanh_c = dh * o
         np.multiply(d_tanh_c, tanh_c, out=da_o)
-        da_o *= 1.0 - o  # dh tanh(c_t) o (1 - o)
+        da_o *= one - o  # dh tanh(c_t) o (1 - o)
         inplace_tanh_derivative(tanh_c, d_tanh_c)
         dc += d_tanh_c
         # c_t = f * c_{t-1} + i * g
         np.multiply(dc, i, out=da_g)
         np.multiply(da_g, g, out=da_i)
-        da_i *= 1.0 - i  # dc g i (1 - i)
+        da_i *= one - i  # dc g i (1 - i)
         inplace_tanh_derivative(g, da_g)  # dc i (1 - g^2)
         np.multiply(dc, trace.c[prev, :n], out=da_f)
         inplace_logistic_derivative(f, da_f)
@@ -326,7 +329,7 @@ class GRUCell:
     def backward_step(self, trace, t, n, prev, cur, dh, dc, w, dA_x, dA_h, scratch):
         r, z, n_gate = trace.gates[t, :, :n]
         da_r, da_z, da_n = dA_x[:, t, :n]
-        np.subtract(1.0, z, out=da_n)
+        np.subtract(constants(z.dtype).one, z, out=da_n)
         da_n *= dh
         inplace_tanh_derivative(n_gate, da_n)
         np.subtract(trace.h[prev, :n], n_gate, out=da_z)
