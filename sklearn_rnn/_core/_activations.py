@@ -39,8 +39,8 @@ class Constants(NamedTuple):
     NumPy takes a Python float operand through its scalar conversion on every
     call, which cost 0.3 to 0.45 us here (measured with NumPy 2.4, float32 and
     float64, at every array size), a third of a small pass; a 0-d array of the
-    other operand's dtype skips it.  The time loop makes a dozen such calls
-    per step.
+    other operand's dtype skips it.  A step of the time loop makes four to
+    nine such calls.
     """
 
     half: np.ndarray
