@@ -67,11 +67,8 @@ def constants(dtype):
 
 
 def _logistic_via_exp(x, out=None):
-    k = constants(x.dtype)
-    out = np.negative(x, out=out)
-    np.exp(out, out=out)  # inf for very negative x: 1 / inf = 0 is the limit
-    out += k.one
-    return np.divide(k.one, out, out=out)
+    negated = np.negative(x, out=out)
+    return _logistic_of_negated_via_exp(negated, out=negated)
 
 
 def _tanh_via_exp(x, out=None):
@@ -85,12 +82,7 @@ def _tanh_via_exp(x, out=None):
 
 
 def _logistic_via_tanh(x, out=None):
-    k = constants(x.dtype)
-    out = np.multiply(x, k.half, out=out)
-    np.tanh(out, out=out)
-    out *= k.half
-    out += k.half
-    return out
+    return _half_tanh_plus_half(x, constants(x.dtype).half, out)
 
 
 def _logistic_of_negated_via_exp(z, out=None):
@@ -103,11 +95,17 @@ def _logistic_of_negated_via_exp(z, out=None):
 
 def _logistic_of_negated_via_tanh(z, out=None):
     """``0.5 - 0.5 * tanh(z / 2)``: the sigmoid of ``-z`` through tanh."""
-    k = constants(z.dtype)
-    out = np.multiply(z, k.minus_half, out=out)
+    return _half_tanh_plus_half(z, constants(z.dtype).minus_half, out)
+
+
+def _half_tanh_plus_half(x, factor, out):
+    """``0.5 * tanh(factor * x) + 0.5``: the sigmoid of ``x`` for ``factor = 0.5``,
+    of ``-x`` for ``factor = -0.5``."""
+    half = constants(x.dtype).half
+    out = np.multiply(x, factor, out=out)
     np.tanh(out, out=out)
-    out *= k.half
-    out += k.half
+    out *= half
+    out += half
     return out
 
 
