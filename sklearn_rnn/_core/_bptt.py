@@ -175,12 +175,16 @@ def direction_outputs(trace, reverse):
     return trace.h[:-1] if reverse else trace.h[1:]
 
 
-def backward_direction(cell, trace, d_out, p, batch_sizes, reverse, cuts, ws=FRESH):
+def backward_direction(
+    cell, trace, d_out, p, batch_sizes, reverse, cuts, ws=FRESH, out_steps=None
+):
     """Gradients of the gate pre-activations for one direction of one layer.
 
     ``d_out`` (T, B, H) is the gradient of the loss with respect to the
-    direction's outputs.  Returns ``(dA_x, dA_h)``: ``dA_x`` ``(G, T, B, H)``;
-    ``dA_h`` the recurrent-side gradients of the gates past
+    direction's outputs; ``out_steps``, if given, holds the only steps at which
+    it may be nonzero (a sequence-to-one output reads a few steps), and the
+    loop adds nothing at the others.  Returns ``(dA_x, dA_h)``: ``dA_x``
+    ``(G, T, B, H)``; ``dA_h`` the recurrent-side gradients of the gates past
     ``cell.folded_bias_gates`` (the GRU's n gate), whose recurrent side differs,
     ``(G - folded, T, B, H)``, or None when no gate's does.
     """
@@ -198,7 +202,8 @@ def backward_direction(cell, trace, d_out, p, batch_sizes, reverse, cuts, ws=FRE
     for t in step_order(n_steps, reverse, backward=True):
         prev, cur = state_indices(t, reverse)
         n = batch_sizes[t]
-        dh[:n] += d_out[t, :n]
+        if out_steps is None or t in out_steps:
+            dh[:n] += d_out[t, :n]
         dc_n = None if dc is None else dc[:n]
         cell.backward_step(
             trace, t, n, prev, cur, dh[:n], dc_n, w, dA_x, dA_h, scratch
@@ -290,13 +295,16 @@ def layer_output(layer_traces, ws=FRESH):
 
 
 def backward_stack(
-    cell, inputs, traces, d_top, layers, grads, batch_sizes, cuts, ws=FRESH
+    cell, inputs, traces, d_top, layers, grads, batch_sizes, cuts, ws=FRESH,
+    top_steps=None,
 ):
     """Backward pass through all layers, accumulating into ``grads``.
 
     ``d_top`` is the gradient with respect to the top layer's output
     ``(T, B, n_directions * H)``; ``grads`` mirrors ``layers`` with gradient views;
-    ``cuts`` holds one cut dictionary per direction.
+    ``cuts`` holds one cut dictionary per direction.  ``top_steps``, if given,
+    holds per direction the steps at which ``d_top`` may be nonzero (see
+    :func:`output_steps`); the layers below receive gradient at every step.
     """
     d_out = d_top
     for layer in range(len(layers) - 1, -1, -1):
@@ -314,6 +322,7 @@ def backward_stack(
                 reverse=d == 1,
                 cuts=cuts[d],
                 ws=ws,
+                out_steps=None if top_steps is None else top_steps[d],
             )
             direction_param_grads(
                 trace, inputs[layer], dA_x, dA_h, d == 1, grads[layer][d]
@@ -330,6 +339,14 @@ def backward_stack(
                     d_in += per_g.sum(axis=0)
         if layer > 0:
             d_out = d_in.reshape(d_top.shape[0], d_top.shape[1], -1)
+        top_steps = None
+
+
+def output_steps(lengths, n_directions):
+    """Per direction, the steps at which a sequence-to-one output is read:
+    each non-empty sequence's last step (forward), step 0 (reverse)."""
+    last = lengths[lengths > 0] - 1
+    return [frozenset(last.tolist()), frozenset((0,))][:n_directions]
 
 
 def final_states(layer_traces, lengths):

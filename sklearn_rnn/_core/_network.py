@@ -18,6 +18,7 @@ from ._bptt import (
     final_states,
     forward_stack,
     layer_output,
+    output_steps,
     truncation_cuts,
 )
 from ._cells import make_cell
@@ -271,6 +272,7 @@ class RecurrentNetwork:
             batch.batch_sizes,
             cuts,
             ws,
+            None if self.return_sequences else output_steps(batch.lengths, len(cuts)),
         )
 
     def _scatter_to_steps(self, d_features, batch, ws):
