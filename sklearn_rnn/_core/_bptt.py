@@ -20,6 +20,7 @@ those rows is zeroed.  ``truncation_cuts`` builds them for both modes of
 ``bptt_truncate`` (see its docstring).
 """
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -150,11 +151,23 @@ def forward_direction(
     scale = gate_scale_of(cell)
     w = step_weights(p.weight_hh, p.bias_hh, cell.n_gates, scale)
     W_x, b_x = projection_weights(cell, p, scale)
-    block_memory = ws.mark()
+    width = X.shape[1] + 1 + H  # of a fused input row [x_t, 1, h]
+    # Fused where its rows take no more memory than the projection would
+    # (which the gate gradients of the backward pass take over).
+    fused = (
+        cell.fused_input and not sp.issparse(X) and width <= cell.n_gates * H
+    )
+    if fused:
+        W_c = fused_input_weights(W_x, b_x, w.W_T)
     step_bytes = cell.n_gates * B * H * dtype.itemsize
+    block_memory = ws.mark()
     for lo, hi in projection_blocks(n_steps, step_bytes, keep_trace, reverse):
-        ws.rewind(block_memory)  # the previous block's projection is used up
-        proj = input_projection(X[lo * B : hi * B], W_x, b_x, hi - lo, ws)
+        ws.rewind(block_memory)  # the previous block's inputs are used up
+        if fused:
+            block = ws.empty(((hi - lo) * step_bytes // dtype.itemsize,), dtype)
+            rows = fused_input_rows(X[lo * B : hi * B], hi - lo, H, block)
+        else:
+            block = input_projection(X[lo * B : hi * B], W_x, b_x, hi - lo, ws)
         steps = range(lo, hi)
         # The activations' exp forms overflow to inf where that gives their
         # exact limits: the warning is silenced once per block of steps, not at
@@ -163,11 +176,51 @@ def forward_direction(
             for t in reversed(steps) if reverse else steps:
                 prev, cur = state_indices(t, reverse)
                 n = batch_sizes[t]
-                a_x = proj[:, t - lo, :n]
-                cell.forward_step(trace, t, n, prev, cur, a_x, w)
+                if fused:
+                    row = rows[t - lo, :n]
+                    np.copyto(row[:, -H:], trace.h[prev, :n])
+                    a = cell.preactivations(trace, t, n, cur)
+                    np.matmul(row, W_c, out=a)  # [x_t, 1, h] [W_ih, b, W_hh]^T
+                    cell.activate(trace, t, n, prev, cur, a)
+                else:
+                    a_x = block[:, t - lo, :n]
+                    cell.forward_step(trace, t, n, prev, cur, a_x, w)
     if keep_trace:
-        ws.recycle(proj)  # its memory serves the gate gradients of the backward pass
+        ws.recycle(block)  # its memory serves the gate gradients of the backward pass
     return trace
+
+
+def fused_input_weights(W_x, b_x, W_T):
+    """``(G, D + 1 + H, H)``: per gate, the input weights, the bias and the
+    recurrent weights stacked along the rows, all as the step multiplies them
+    (transposed and scaled), so that one stacked GEMM of ``[x_t, 1, h_{t-1}]``
+    gives a step's whole pre-activations.  Made once per direction.
+
+    For cells with ``fused_input`` (the LSTM) on dense input, this replaces the
+    input projection before the loop and the addition of its slice at every
+    step: the projection's GEMM over all steps writes ``G * T * B * H`` values
+    to memory and reads them back, while the fused step copies ``h_{t-1}``
+    (``B * H`` values) into its row and lengthens its GEMM by ``D + 1``.  In
+    process, against the projection: LSTM training 0.93 to 1.03 of the time,
+    prediction 0.82 to 1.04 (float32 gains most).  The Elman cell measured no
+    gain (one gate), the GRU cannot use it (its reset gate scales the
+    recurrent side of the n gate alone).  The rows take no more memory than
+    the projection they replace, whose place they take (``forward_direction``
+    fuses only then).
+    """
+    return np.concatenate([W_x.mT, b_x[:, None, :], W_T], axis=1)
+
+
+def fused_input_rows(X, n_steps, H, memory):
+    """``(T, B, D + 1 + H)`` rows ``[x_t, 1, .]`` for :func:`fused_input_weights`,
+    in the first elements of the 1-D array ``memory``; the last ``H`` columns are
+    left for the time loop to fill with each step's previous state."""
+    D = X.shape[1]
+    shape = (n_steps, X.shape[0] // n_steps, D + 1 + H)
+    rows = memory[: math.prod(shape)].reshape(shape)
+    rows[..., :D] = X.reshape(shape[0], shape[1], D)
+    rows[..., D] = 1.0
+    return rows
 
 
 def direction_outputs(trace, reverse):

@@ -45,7 +45,12 @@ The input projection ``x_t W_ih^T + b_ih`` is computed for all steps before the
 loop, gate-major ``(G, T, B, H)``: one GEMM per gate writes it in place, where a
 step-major one would need a GEMM per step and gate or a transposing copy
 (measured slower than the strided read it saves).  A step receives its
-``(G, n, H)`` slice as ``a_x``.
+``(G, n, H)`` slice as ``a_x``.  The LSTM's steps on dense input skip it: the
+time loop multiplies each step's row ``[x_t, 1, h_{t-1}]`` by the input
+weights, bias and recurrent weights stacked (``_bptt.fused_input_weights``),
+one GEMM that writes the whole pre-activations where ``preactivations`` says,
+and ``activate`` finishes the step (``forward_step`` is the two halves with
+the projection between them, for sparse input).
 Backward steps write the gradient of the gate pre-activations, also ``(G, n, H)``
 per step, into ``dA_x`` (for ``W_ih``, ``b_ih``, and for ``W_hh``, ``b_hh``
 where the recurrent side's gradient is the same), and turn ``dh`` (and ``dc``)
@@ -185,6 +190,9 @@ class ElmanCell:
 
     n_gates = 1
     has_cell_state = False
+    # One gate: the input projection apart measured as fast (see
+    # _bptt.fused_input_weights).
+    fused_input = False
     # b_hh adds to the same pre-activation as b_ih, so it joins the hoisted projection.
     folded_bias_gates = 1
     gate_scale = (1.0,)
@@ -222,6 +230,7 @@ class LSTMCell:
 
     n_gates = 4
     has_cell_state = True
+    fused_input = True  # see _bptt.fused_input_weights
     folded_bias_gates = 4
     # The forward step computes -a_i, -a_f, -2 a_g, -a_o (see the module docstring).
     gate_scale = (-1.0, -1.0, -2.0, -1.0)
@@ -239,10 +248,16 @@ class LSTMCell:
     def backward_scratch(self, B, H, dtype, ws=FRESH):
         return ws.empty((B, 4 * H), dtype)  # the gate gradients side by side
 
+    def preactivations(self, trace, t, n, cur):
+        return trace.gates[t, :, :n]  # activated in place
+
     def forward_step(self, trace, t, n, prev, cur, a_x, w):
-        gates = trace.gates[t, :, :n]
+        gates = self.preactivations(trace, t, n, cur)
         np.matmul(trace.h[prev, :n], w.W_T, out=gates)  # G stacked GEMMs
         gates += a_x  # -a_i, -a_f, -2 a_g, -a_o: the weights come scaled
+        self.activate(trace, t, n, prev, cur, gates)
+
+    def activate(self, trace, t, n, prev, cur, gates):
         # One sigmoid pass over all four gates: tanh(a_g) = 2 s(2 a_g) - 1.
         logistic_of_negated(gates, out=gates)
         i, f, g, o = gates
@@ -290,6 +305,8 @@ class GRUCell:
 
     n_gates = 3
     has_cell_state = False
+    # r scales only the recurrent side of the n gate: its two sides stay apart.
+    fused_input = False
     # b_hr and b_hz join the hoisted input projection; b_hn sits inside r * (...).
     folded_bias_gates = 2
     # The forward step computes -a_r, -a_z (see the module docstring); the n
