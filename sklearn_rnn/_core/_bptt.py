@@ -153,9 +153,13 @@ def forward_direction(
     W_x, b_x = projection_weights(cell, p, scale)
     width = X.shape[1] + 1 + H  # of a fused input row [x_t, 1, h]
     # Fused where its rows take no more memory than the projection would
-    # (which the gate gradients of the backward pass take over).
+    # (which the gate gradients of the backward pass take over); the fused
+    # bias is the projection's, so every gate's b_hh must be folded into it.
     fused = (
-        cell.fused_input and not sp.issparse(X) and width <= cell.n_gates * H
+        cell.fused_input
+        and cell.folded_bias_gates == cell.n_gates
+        and not sp.issparse(X)
+        and width <= cell.n_gates * H
     )
     if fused:
         W_c = fused_input_weights(W_x, b_x, w.W_T)

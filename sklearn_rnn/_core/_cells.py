@@ -190,8 +190,8 @@ class ElmanCell:
 
     n_gates = 1
     has_cell_state = False
-    # One gate: the input projection apart measured as fast (see
-    # _bptt.fused_input_weights).
+    # With one gate the fused input GEMM measured no gain over the projection
+    # (see _bptt.fused_input_weights).
     fused_input = False
     # b_hh adds to the same pre-activation as b_ih, so it joins the hoisted projection.
     folded_bias_gates = 1

@@ -272,7 +272,9 @@ class RecurrentNetwork:
             batch.batch_sizes,
             cuts,
             ws,
-            None if self.return_sequences else output_steps(batch.lengths, len(cuts)),
+            None
+            if self.return_sequences
+            else output_steps(batch.lengths, self.n_directions),
         )
 
     def _scatter_to_steps(self, d_features, batch, ws):
