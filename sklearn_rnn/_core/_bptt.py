@@ -168,6 +168,8 @@ def forward_direction(
     for lo, hi in projection_blocks(n_steps, step_bytes, keep_trace, reverse):
         ws.rewind(block_memory)  # the previous block's inputs are used up
         if fused:
+            # The projection's size, so that its memory passes on to the gate
+            # gradients (recycle below) as the projection's would.
             block = ws.empty(((hi - lo) * step_bytes // dtype.itemsize,), dtype)
             rows = fused_input_rows(X[lo * B : hi * B], hi - lo, H, block)
         else:
@@ -364,8 +366,10 @@ def backward_stack(
     :func:`output_steps`); the layers below receive gradient at every step.
     """
     d_out = d_top
-    for layer in range(len(layers) - 1, -1, -1):
+    top = len(layers) - 1
+    for layer in range(top, -1, -1):
         directions = layers[layer]
+        out_steps = top_steps if layer == top else None  # d_in below is dense
         H = directions[0].weight_hh.shape[1]
         d_in = None
         for d, p in enumerate(directions):
@@ -379,7 +383,7 @@ def backward_stack(
                 reverse=d == 1,
                 cuts=cuts[d],
                 ws=ws,
-                out_steps=None if top_steps is None else top_steps[d],
+                out_steps=None if out_steps is None else out_steps[d],
             )
             direction_param_grads(
                 trace, inputs[layer], dA_x, dA_h, d == 1, grads[layer][d]
@@ -396,7 +400,6 @@ def backward_stack(
                     d_in += per_g.sum(axis=0)
         if layer > 0:
             d_out = d_in.reshape(d_top.shape[0], d_top.shape[1], -1)
-        top_steps = None
 
 
 def output_steps(lengths, n_directions):
