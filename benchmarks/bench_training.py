@@ -24,6 +24,14 @@ transcendental pass over the activated values, each timed alone
 (``numpy_minimum`` in ``_worker_numpy.py``).  Where "min/torch" exceeds a
 row's target, no NumPy engine can meet that target on the machine.
 
+"per-call ms" is our engine on the same number of batches and steps at
+B = D = H = 1: the same NumPy calls (and the Python around them) with next to
+no arithmetic in them.  "rest/torch" is what is left of our time without it,
+(ours - per-call) / torch: where it exceeds a row's target, taking out every
+call's fixed cost would not meet the target, only fewer or faster passes over
+the data would; where it is below, the per-call cost is what stands between the
+engine and the target.
+
 Usage::
 
     python benchmarks/bench_training.py            # full run, about 15 minutes
@@ -65,6 +73,12 @@ def training_target(case):
 
 INFERENCE_TARGET = 1.0
 FLOOR_TARGET = 0.6  # fraction of the GEMM floor, at the two larger sizes
+
+
+def per_call_twin(case):
+    """``case`` at B = D = H = 1: same cell, dtype, steps and batches, so the
+    engine makes the same NumPy calls with next to no arithmetic in them."""
+    return case._replace(size=case.size._replace(B=1, D=1, H=1))
 
 
 def thread_env(threads):
@@ -122,6 +136,13 @@ def run_side_by_side(cases, threads, args, times, rates):
                             op=op, case=case.to_dict(), min_seconds=args.min_seconds
                         )
                         times[side, op, case, threads].append(reply["seconds"])
+                    # The same engine on the same number of steps and batches
+                    # at B = D = H = 1: what the calls cost with no arithmetic.
+                    reply = ours.request(
+                        op=op, case=per_call_twin(case).to_dict(),
+                        min_seconds=args.min_seconds,
+                    )
+                    times["per-call", op, case, threads].append(reply["seconds"])
                 if threads in args.fit_threads:
                     reply = ours.request(
                         op="fit", case=case.to_dict(), min_seconds=args.min_seconds
@@ -172,13 +193,14 @@ def table(header, rows):
 def training_table(cases, thread_counts, times, rates):
     header = ["cell", "dtype", "size", "thr", "ours ms", "torch ms", "ours/torch",
               "target", "GEMM floor", "floor target", "torch's floor",
-              "NumPy min ms", "min/torch"]
+              "NumPy min ms", "min/torch", "per-call ms", "rest/torch"]
     rows = []
     for case in cases:
         for threads in thread_counts:
             ours = statistics.median(times["ours", "train", case, threads])
             theirs = statistics.median(times["torch", "train", case, threads])
             least = min(times["minimum", "train", case, threads])
+            per_call = statistics.median(times["per-call", "train", case, threads])
             ratio = ours / theirs
             rate = statistics.median(rates[threads, case.dtype])
             floor = matmul_flops(case) / (rate * 1e9) / ours
@@ -192,19 +214,22 @@ def training_table(cases, thread_counts, times, rates):
             rows.append([case.cell, case.dtype, case.size, threads,
                          f"{ours * 1e3:.1f}", f"{theirs * 1e3:.1f}", f"{ratio:.2f}",
                          target, f"{floor:.0%}", floor_target, f"{torch_floor:.0%}",
-                         f"{least * 1e3:.1f}", f"{least / theirs:.2f}"])
+                         f"{least * 1e3:.1f}", f"{least / theirs:.2f}",
+                         f"{per_call * 1e3:.1f}", f"{(ours - per_call) / theirs:.2f}"])
     return table(header, rows)
 
 
 def inference_table(cases, thread_counts, times, rates):
     header = ["cell", "dtype", "size", "thr", "ours ms", "torch ms", "ours/torch",
-              "target", "GEMM floor", "torch's floor", "NumPy min ms", "min/torch"]
+              "target", "GEMM floor", "torch's floor", "NumPy min ms", "min/torch",
+              "per-call ms", "rest/torch"]
     rows = []
     for case in cases:
         for threads in thread_counts:
             ours = statistics.median(times["ours", "infer", case, threads])
             theirs = statistics.median(times["torch", "infer", case, threads])
             least = min(times["minimum", "infer", case, threads])
+            per_call = statistics.median(times["per-call", "infer", case, threads])
             ratio = ours / theirs
             flops = matmul_flops(case, training=False)
             rate = statistics.median(rates[threads, case.dtype])
@@ -213,7 +238,8 @@ def inference_table(cases, thread_counts, times, rates):
                          f"{ours * 1e3:.1f}", f"{theirs * 1e3:.1f}", f"{ratio:.2f}",
                          f"<= 1.0 {verdict(ratio, INFERENCE_TARGET)}", f"{floor:.0%}",
                          f"{flops / (rate * 1e9) / theirs:.0%}",
-                         f"{least * 1e3:.1f}", f"{least / theirs:.2f}"])
+                         f"{least * 1e3:.1f}", f"{least / theirs:.2f}",
+                         f"{per_call * 1e3:.1f}", f"{(ours - per_call) / theirs:.2f}"])
     return table(header, rows)
 
 
