@@ -30,7 +30,8 @@ no arithmetic in them.  "rest/torch" is what is left of our time without it,
 (ours - per-call) / torch: where it exceeds a row's target, taking out every
 call's fixed cost would not meet the target, only fewer or faster passes over
 the data would; where it is below, the per-call cost is what stands between the
-engine and the target.
+engine and the target.  The "Targets" section at the end counts, for each
+target, the rows that meet it and sorts the missed rows by those two tests.
 
 Usage::
 
@@ -261,6 +262,79 @@ def fit_table(cases, thread_counts, times):
     return table(header, rows)
 
 
+def why_missed(op, case, threads, times, limit):
+    """Where a missed ratio target stands: beyond any NumPy engine (the lower
+    bound alone misses), missed by the arithmetic of our passes (what is left
+    without the per-call cost still misses), or by the per-call cost."""
+    theirs = statistics.median(times["torch", op, case, threads])
+    ours = statistics.median(times["ours", op, case, threads])
+    per_call = statistics.median(times["per-call", op, case, threads])
+    if min(times["minimum", op, case, threads]) / theirs > limit:
+        return "beyond NumPy's minimum"
+    if (ours - per_call) / theirs > limit:
+        return "arithmetic alone misses"
+    return "per-call cost is the gap"
+
+
+WHY = ("beyond NumPy's minimum", "arithmetic alone misses", "per-call cost is the gap")
+
+
+def targets_summary(cases, thread_counts, times, rates, long_rows):
+    """Each target of issue 5: rows, rows met, and for the ratio targets the
+    missed rows sorted by :func:`why_missed`."""
+    header = ["target", "rows", "met", *(f"missed: {why}" for why in WHY)]
+    ratio_targets = [
+        ("training ours/torch, 2 threads", "train",
+         [(c, 2, training_target(c)) for c in cases if 2 in thread_counts]),
+        ("inference ours/torch, every row", "infer",
+         [(c, t, INFERENCE_TARGET) for c in cases for t in thread_counts]),
+    ]
+    lines = []
+    for name, op, rows in ratio_targets:
+        met, missed = 0, {why: [] for why in WHY}
+        for case, threads, limit in rows:
+            ratio = (statistics.median(times["ours", op, case, threads])
+                     / statistics.median(times["torch", op, case, threads]))
+            if ratio <= limit:
+                met += 1
+                continue
+            label = (f"{case.cell} {case.dtype} B={case.size.B} {threads} thr "
+                     f"({ratio:.2f})")
+            missed[why_missed(op, case, threads, times, limit)].append(label)
+        lines.append([name, len(rows), met,
+                      *("; ".join(missed[why]) or "-" for why in WHY)])
+    if 2 in thread_counts:
+        floors = [c for c in cases if c.size != SIZES[0]]
+        rate = {d: statistics.median(rates[2, d]) for d in {c.dtype for c in floors}}
+        met = sum(
+            matmul_flops(c) / (rate[c.dtype] * 1e9)
+            / statistics.median(times["ours", "train", c, 2]) >= FLOOR_TARGET
+            for c in floors)
+        lines.append(["GEMM floor >= 60%, 2 threads, two larger sizes", len(floors),
+                      met, "", "", ""])
+    fits = [(c, t) for c in cases for t in thread_counts
+            if times["ours", "fit", c, t]]
+    met = sum(
+        statistics.median(f / e for f, e in zip(times["ours", "fit", c, t],
+                                                times["ours", "fit's engine", c, t],
+                                                strict=True)) <= FIT_LIMIT
+        for c, t in fits)
+    lines.append(["end-to-end fit within 15% of the engine", len(fits), met,
+                  "", "", ""])
+    if long_rows:
+        peak = {(cell, T, cut): r["peak_mb"] for cell, T, cut, r in long_rows}
+        cells = sorted({cell for cell, _, _, _ in long_rows})
+        lengths = [T for _, T, _, _ in long_rows]
+        short, long = min(lengths), max(lengths)
+        # Truncated BPTT's peak at the longest T: within 10% of its peak at the
+        # shortest T, where full BPTT's grows with T.
+        met = sum(peak[cell, long, LONG_TRUNCATE]
+                  <= 1.1 * peak[cell, short, LONG_TRUNCATE] for cell in cells)
+        lines.append([f"bptt_truncate={LONG_TRUNCATE}: peak memory at T={long} "
+                      f"within 10% of T={short}", len(cells), met, "", "", ""])
+    return table(header, lines)
+
+
 def long_table(rows):
     header = ["cell", "T", "bptt_truncate", "s/step", "peak MB (tracemalloc)",
               "max RSS MB"]
@@ -350,6 +424,8 @@ def main():
     print(inference_table(cases, args.threads, times, rates))
     print("\n### End-to-end `RNNClassifier.fit` against the engine alone\n")
     print(fit_table(cases, args.fit_threads, times))
+    print("\n### Targets\n")
+    print(targets_summary(cases, args.threads, times, rates, long_rows))
     if long_rows:
         print(f"\n### Long sequences: one training step, sequence-to-one, B=32, D=32, "
               f"H=128, float64, {max(args.threads)} threads\n")
