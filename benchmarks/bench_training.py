@@ -35,7 +35,7 @@ target, the rows that meet it and sorts the missed rows by those two tests.
 
 Usage::
 
-    python benchmarks/bench_training.py            # full run, about 15 minutes
+    python benchmarks/bench_training.py            # full run, 15 to 18 minutes
     python benchmarks/bench_training.py --quick    # smoke run, under a minute
 """
 
