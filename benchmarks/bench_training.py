@@ -321,10 +321,10 @@ def targets_summary(cases, thread_counts, times, rates, long_rows):
         for c, t in fits)
     lines.append(["end-to-end fit within 15% of the engine", len(fits), met,
                   "", "", ""])
-    if long_rows:
+    lengths = [T for _, T, _, _ in long_rows]
+    if len(set(lengths)) > 1:  # --quick runs one length: nothing to compare
         peak = {(cell, T, cut): r["peak_mb"] for cell, T, cut, r in long_rows}
         cells = sorted({cell for cell, _, _, _ in long_rows})
-        lengths = [T for _, T, _, _ in long_rows]
         short, long = min(lengths), max(lengths)
         # Truncated BPTT's peak at the longest T: within 10% of its peak at the
         # shortest T, where full BPTT's grows with T.
