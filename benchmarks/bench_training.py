@@ -51,6 +51,7 @@ from collections import defaultdict
 from datetime import date
 from importlib.metadata import version
 from pathlib import Path
+from typing import NamedTuple
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -191,6 +192,49 @@ def table(header, rows):
     return "\n".join(lines)
 
 
+class Figures(NamedTuple):
+    """One row's medians (seconds), lower bound and GEMM-floor fractions."""
+
+    ours: float
+    theirs: float
+    least: float  # NumPy's minimum, the least over the repeats
+    per_call: float  # our engine at B = D = H = 1
+    floor: float  # fraction of the GEMM floor reached by ours
+    torch_floor: float  # the same for torch
+
+    @property
+    def ratio(self):
+        return self.ours / self.theirs
+
+    @property
+    def rest_ratio(self):
+        return (self.ours - self.per_call) / self.theirs
+
+
+def figures(op, case, threads, times, rates):
+    ours = statistics.median(times["ours", op, case, threads])
+    theirs = statistics.median(times["torch", op, case, threads])
+    floor_seconds = (matmul_flops(case, training=op == "train")
+                     / (statistics.median(rates[threads, case.dtype]) * 1e9))
+    return Figures(ours, theirs, min(times["minimum", op, case, threads]),
+                   statistics.median(times["per-call", op, case, threads]),
+                   floor_seconds / ours, floor_seconds / theirs)
+
+
+def fit_ratio(case, threads, times):
+    """Each repeat times the engine right after the fit (same request): the
+    ratio is the median of those paired ratios."""
+    fits = times["ours", "fit", case, threads]
+    engines = times["ours", "fit's engine", case, threads]
+    return statistics.median(f / e for f, e in zip(fits, engines, strict=True))
+
+
+def common_cells(f):
+    """The columns that the training and inference tables share, after "target"."""
+    return [f"{f.least * 1e3:.1f}", f"{f.least / f.theirs:.2f}",
+            f"{f.per_call * 1e3:.1f}", f"{f.rest_ratio:.2f}"]
+
+
 def training_table(cases, thread_counts, times, rates):
     header = ["cell", "dtype", "size", "thr", "ours ms", "torch ms", "ours/torch",
               "target", "GEMM floor", "floor target", "torch's floor",
@@ -198,25 +242,17 @@ def training_table(cases, thread_counts, times, rates):
     rows = []
     for case in cases:
         for threads in thread_counts:
-            ours = statistics.median(times["ours", "train", case, threads])
-            theirs = statistics.median(times["torch", "train", case, threads])
-            least = min(times["minimum", "train", case, threads])
-            per_call = statistics.median(times["per-call", "train", case, threads])
-            ratio = ours / theirs
-            rate = statistics.median(rates[threads, case.dtype])
-            floor = matmul_flops(case) / (rate * 1e9) / ours
-            torch_floor = matmul_flops(case) / (rate * 1e9) / theirs
+            f = figures("train", case, threads, times, rates)
             target = floor_target = ""
             if threads == 2:
                 limit = training_target(case)
-                target = f"<= {limit} {verdict(ratio, limit)}"
+                target = f"<= {limit} {verdict(f.ratio, limit)}"
                 if case.size != SIZES[0]:
-                    floor_target = f">= 60% {verdict(floor, FLOOR_TARGET, True)}"
+                    floor_target = f">= 60% {verdict(f.floor, FLOOR_TARGET, True)}"
             rows.append([case.cell, case.dtype, case.size, threads,
-                         f"{ours * 1e3:.1f}", f"{theirs * 1e3:.1f}", f"{ratio:.2f}",
-                         target, f"{floor:.0%}", floor_target, f"{torch_floor:.0%}",
-                         f"{least * 1e3:.1f}", f"{least / theirs:.2f}",
-                         f"{per_call * 1e3:.1f}", f"{(ours - per_call) / theirs:.2f}"])
+                         f"{f.ours * 1e3:.1f}", f"{f.theirs * 1e3:.1f}",
+                         f"{f.ratio:.2f}", target, f"{f.floor:.0%}", floor_target,
+                         f"{f.torch_floor:.0%}", *common_cells(f)])
     return table(header, rows)
 
 
@@ -227,20 +263,12 @@ def inference_table(cases, thread_counts, times, rates):
     rows = []
     for case in cases:
         for threads in thread_counts:
-            ours = statistics.median(times["ours", "infer", case, threads])
-            theirs = statistics.median(times["torch", "infer", case, threads])
-            least = min(times["minimum", "infer", case, threads])
-            per_call = statistics.median(times["per-call", "infer", case, threads])
-            ratio = ours / theirs
-            flops = matmul_flops(case, training=False)
-            rate = statistics.median(rates[threads, case.dtype])
-            floor = flops / (rate * 1e9) / ours
+            f = figures("infer", case, threads, times, rates)
             rows.append([case.cell, case.dtype, case.size, threads,
-                         f"{ours * 1e3:.1f}", f"{theirs * 1e3:.1f}", f"{ratio:.2f}",
-                         f"<= 1.0 {verdict(ratio, INFERENCE_TARGET)}", f"{floor:.0%}",
-                         f"{flops / (rate * 1e9) / theirs:.0%}",
-                         f"{least * 1e3:.1f}", f"{least / theirs:.2f}",
-                         f"{per_call * 1e3:.1f}", f"{(ours - per_call) / theirs:.2f}"])
+                         f"{f.ours * 1e3:.1f}", f"{f.theirs * 1e3:.1f}",
+                         f"{f.ratio:.2f}",
+                         f"<= 1.0 {verdict(f.ratio, INFERENCE_TARGET)}",
+                         f"{f.floor:.0%}", f"{f.torch_floor:.0%}", *common_cells(f)])
     return table(header, rows)
 
 
@@ -250,33 +278,27 @@ def fit_table(cases, thread_counts, times):
     rows = []
     for case in cases:
         for threads in thread_counts:
-            # Each repeat times the engine right after the fit (same request):
-            # the ratio is the median of those paired ratios.
-            fits = times["ours", "fit", case, threads]
-            engines = times["ours", "fit's engine", case, threads]
-            ratio = statistics.median(f / e for f, e in zip(fits, engines, strict=True))
+            ratio = fit_ratio(case, threads, times)
+            engine = statistics.median(times["ours", "fit's engine", case, threads])
+            fit = statistics.median(times["ours", "fit", case, threads])
             rows.append([case.cell, case.dtype, case.size, threads,
-                         f"{statistics.median(engines) * 1e3:.1f}",
-                         f"{statistics.median(fits) * 1e3:.1f}",
+                         f"{engine * 1e3:.1f}", f"{fit * 1e3:.1f}",
                          f"{ratio:.2f}", f"<= {FIT_LIMIT} {verdict(ratio, FIT_LIMIT)}"])
     return table(header, rows)
 
 
-def why_missed(op, case, threads, times, limit):
+WHY = ("beyond NumPy's minimum", "arithmetic alone misses", "per-call cost is the gap")
+
+
+def why_missed(f, limit):
     """Where a missed ratio target stands: beyond any NumPy engine (the lower
     bound alone misses), missed by the arithmetic of our passes (what is left
     without the per-call cost still misses), or by the per-call cost."""
-    theirs = statistics.median(times["torch", op, case, threads])
-    ours = statistics.median(times["ours", op, case, threads])
-    per_call = statistics.median(times["per-call", op, case, threads])
-    if min(times["minimum", op, case, threads]) / theirs > limit:
-        return "beyond NumPy's minimum"
-    if (ours - per_call) / theirs > limit:
-        return "arithmetic alone misses"
-    return "per-call cost is the gap"
-
-
-WHY = ("beyond NumPy's minimum", "arithmetic alone misses", "per-call cost is the gap")
+    if f.least / f.theirs > limit:
+        return WHY[0]
+    if f.rest_ratio > limit:
+        return WHY[1]
+    return WHY[2]
 
 
 def targets_summary(cases, thread_counts, times, rates, long_rows):
@@ -293,32 +315,24 @@ def targets_summary(cases, thread_counts, times, rates, long_rows):
     for name, op, rows in ratio_targets:
         met, missed = 0, {why: [] for why in WHY}
         for case, threads, limit in rows:
-            ratio = (statistics.median(times["ours", op, case, threads])
-                     / statistics.median(times["torch", op, case, threads]))
-            if ratio <= limit:
+            f = figures(op, case, threads, times, rates)
+            if f.ratio <= limit:
                 met += 1
                 continue
             label = (f"{case.cell} {case.dtype} B={case.size.B} {threads} thr "
-                     f"({ratio:.2f})")
-            missed[why_missed(op, case, threads, times, limit)].append(label)
+                     f"({f.ratio:.2f})")
+            missed[why_missed(f, limit)].append(label)
         lines.append([name, len(rows), met,
                       *("; ".join(missed[why]) or "-" for why in WHY)])
     if 2 in thread_counts:
         floors = [c for c in cases if c.size != SIZES[0]]
-        rate = {d: statistics.median(rates[2, d]) for d in {c.dtype for c in floors}}
-        met = sum(
-            matmul_flops(c) / (rate[c.dtype] * 1e9)
-            / statistics.median(times["ours", "train", c, 2]) >= FLOOR_TARGET
-            for c in floors)
+        met = sum(figures("train", c, 2, times, rates).floor >= FLOOR_TARGET
+                  for c in floors)
         lines.append(["GEMM floor >= 60%, 2 threads, two larger sizes", len(floors),
                       met, "", "", ""])
     fits = [(c, t) for c in cases for t in thread_counts
             if times["ours", "fit", c, t]]
-    met = sum(
-        statistics.median(f / e for f, e in zip(times["ours", "fit", c, t],
-                                                times["ours", "fit's engine", c, t],
-                                                strict=True)) <= FIT_LIMIT
-        for c, t in fits)
+    met = sum(fit_ratio(c, t, times) <= FIT_LIMIT for c, t in fits)
     lines.append(["end-to-end fit within 15% of the engine", len(fits), met,
                   "", "", ""])
     lengths = [T for _, T, _, _ in long_rows]
