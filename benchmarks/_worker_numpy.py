@@ -25,6 +25,7 @@ from _common import (  # noqa: E402
     make_data,
     serve,
 )
+from _lean import lean_pass  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from sklearn_rnn import RNNClassifier  # noqa: E402
@@ -53,6 +54,7 @@ class EngineCase:
         self.params = self.net.init_params(np.random.default_rng(0), dtype=case.dtype)
         self.adam = AdamOptimizer(self.params, 1e-3)
         self.workspace = Workspace()
+        self.lean = None  # made on first use, by lean_epoch
         lengths = np.full(B, T)
         sizes = batch_sizes_from_lengths(lengths, T)
         self.threads = blas_threads_for(self.estimator(max_iter=1), B)
@@ -86,6 +88,18 @@ class EngineCase:
         workspace = Workspace()
         for batch, _, _ in self.batches:
             self.net.predict(self.params, batch, workspace)
+
+    def lean_epoch(self):
+        """The same pass as the engine's NumPy calls alone (``_lean.py``)."""
+        if self.lean is None:
+            self.lean = lean_pass(self.case.cell, self.net, self.params, self.batches)
+            with self.threads:
+                ours = [self.net.predict(self.params, batch, Workspace())
+                        for batch, _, _ in self.batches]
+                lean = self.lean()
+            if not all(np.array_equal(a, b) for a, b in zip(ours, lean, strict=True)):
+                raise RuntimeError(f"the lean loop's output differs: {self.case}")
+        return self.lean()
 
     def fit(self, n_epochs):
         """End-to-end ``RNNClassifier.fit`` on the same data for ``n_epochs``."""
@@ -194,7 +208,8 @@ class Worker:
         if op == "fit":
             engine.fit(n_epochs)
             return
-        epoch = engine.train_epoch if op == "train" else engine.infer_epoch
+        epoch = {"train": engine.train_epoch, "infer": engine.infer_epoch,
+                 "lean": engine.lean_epoch}[op]
         with engine.threads:
             for _ in range(n_epochs):
                 epoch()

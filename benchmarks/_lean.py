@@ -1,0 +1,217 @@
+"""The engine's prediction pass with nothing but its NumPy calls.
+
+For one benchmark case, :func:`lean_pass` builds a function that runs the same
+NumPy calls as ``RecurrentNetwork.predict`` on the same batches, in the same
+order, with the same formulas and weights prepared by the engine's own helpers,
+but with next to none of the Python around them: constants and buffers are
+bound before the loop, a step indexes only the arrays that differ from step to
+step (its input and its two states), and the only Python functions it calls
+are the two that hold the activations' formulas (chosen once, as the engine
+chooses them).  Its scratch arrays are allocated once, not at each pass.
+Single-layer, unidirectional, sequence-to-one, all sequences of full length:
+the benchmark's cases.
+
+Its time is what this engine's NumPy calls cost without the interpreter's
+bookkeeping: about the best a rewrite of the time loop's Python could reach
+without changing which NumPy calls a step makes.  Where it misses a target,
+so would such a rewrite.  The benchmark checks, on first use, that it gives
+the engine's output bit for bit.
+"""
+
+import numpy as np
+
+from sklearn_rnn._core import _activations
+from sklearn_rnn._core._bptt import (
+    fused_input_rows,
+    fused_input_weights,
+    projection_blocks,
+    projection_weights,
+)
+from sklearn_rnn._core._cells import gate_scale_of, step_weights
+from sklearn_rnn._core._losses import softmax
+
+
+def _tanh(dtype, size):
+    """The engine's tanh for ``size`` values of ``dtype`` (its choice of
+    formula, see ``_activations.tanh``), as a function of ``(x, out)``."""
+    k = _activations.constants(dtype)
+    from_size = _activations._TANH_VIA_EXP_FROM.get(dtype)
+    if from_size is None or size < from_size:
+        return lambda x, out: np.tanh(x, out=out)
+
+    def via_exp(x, out):
+        np.multiply(x, k.minus_two, out=out)
+        np.exp(out, out=out)
+        out += k.one
+        np.divide(k.two, out, out=out)
+        out -= k.one
+
+    return via_exp
+
+
+def _sigmoid_of_negated_in_place(dtype):
+    """The engine's ``logistic_of_negated`` (its formula for ``dtype``)."""
+    if dtype in _activations._LOGISTIC_OF_NEGATED_BY_DTYPE:  # AVX-512: tanh form
+        f = _activations._LOGISTIC_OF_NEGATED_BY_DTYPE[dtype]
+        return lambda z: f(z, out=z)
+    one = _activations.constants(dtype).one
+
+    def via_exp(z):
+        np.exp(z, out=z)
+        z += one
+        np.divide(one, z, out=z)
+
+    return via_exp
+
+
+def lean_pass(cell, net, params, batches):
+    """A function of no arguments that predicts every batch of ``batches``
+    (``(Batch, ...)`` tuples) and returns the list of their probabilities."""
+    (p,), = net.layers(params)
+    views = net.layout.views(params)
+    W_out, b_out = views["output.weight"], views["output.bias"]
+    X0 = batches[0][0].X
+    T = batches[0][0].n_steps
+    B = X0.shape[0] // T
+    H = p.weight_hh.shape[1]
+    dtype = np.result_type(X0.dtype, p.weight_ih.dtype)
+    loop = {"elman": _elman, "lstm": _lstm, "gru": _gru}[cell]
+    run = loop(net.cell, p, T, B, H, dtype)
+
+    def predict_all():
+        out = []
+        for batch, *_ in batches:
+            h = run(batch.X)
+            out.append(softmax(h @ W_out.T + b_out))
+        return out
+
+    return predict_all
+
+
+def _blocks(cell, T, B, H, dtype):
+    """The engine's prediction blocks of steps (``_bptt.projection_blocks``)."""
+    step_bytes = cell.n_gates * B * H * np.dtype(dtype).itemsize
+    return projection_blocks(T, step_bytes, False, False)
+
+
+def _projection_buffer(cell, T, B, H, dtype):
+    longest = max(hi - lo for lo, hi in _blocks(cell, T, B, H, dtype))
+    return np.empty(cell.n_gates * longest * B * H, dtype)
+
+
+def _project(X, n_steps, W_x, b_x, memory):
+    """The input projection of a block of steps, as the engine computes it
+    (``_bptt.input_projection``), into ``memory``."""
+    G, H = b_x.shape
+    out = memory[: G * X.shape[0] * H].reshape(G, X.shape[0], H)
+    np.matmul(X, W_x.mT, out=out)
+    out += b_x[:, None]
+    return out.reshape(G, n_steps, -1, H)
+
+
+# Each loop below allocates its buffers once; at each pass it prepares the
+# weights with the engine's helpers (as ``_bptt.forward_direction`` does at
+# each call), then runs the steps.
+
+
+def _elman(cell, p, T, B, H, dtype):
+    if cell.activation is not _activations.tanh:
+        raise ValueError("the lean loop mirrors the tanh Elman cell only")
+    blocks = _blocks(cell, T, B, H, dtype)
+    memory = _projection_buffer(cell, T, B, H, dtype)
+    hs = np.zeros((T + 1, B, H), dtype)
+    tanh = _tanh(dtype, B * H)
+    matmul = np.matmul
+
+    def run(X):
+        W_T = step_weights(p.weight_hh, p.bias_hh, 1).W_T[0]
+        W_x, b_x = projection_weights(cell, p, None)
+        for lo, hi in blocks:
+            a_x = _project(X[lo * B : hi * B], hi - lo, W_x, b_x, memory)[0]
+            for t in range(lo, hi):
+                h = hs[t + 1]
+                matmul(hs[t], W_T, out=h)
+                h += a_x[t - lo]
+                tanh(h, h)
+        return hs[T]
+
+    return run
+
+
+def _lstm(cell, p, T, B, H, dtype):
+    D = p.weight_ih.shape[1]
+    if D + 1 + H > 4 * H:
+        raise ValueError("the lean loop mirrors the LSTM's fused input route only")
+    blocks = _blocks(cell, T, B, H, dtype)
+    longest = max(hi - lo for lo, hi in blocks)
+    memory = np.empty(longest * B * (D + 1 + H), dtype)
+    hs = np.zeros((T + 1, B, H), dtype)
+    c = np.zeros((B, H), dtype)
+    tanh_c = np.zeros((B, H), dtype)
+    gates = np.zeros((4, B, H), dtype)
+    i, f, g, o = gates
+    k = _activations.constants(dtype)
+    two, one = k.two, k.one
+    sigmoid = _sigmoid_of_negated_in_place(dtype)
+    tanh = _tanh(dtype, B * H)
+    matmul, multiply, copyto = np.matmul, np.multiply, np.copyto
+    add, subtract = np.add, np.subtract
+    scale = gate_scale_of(cell)
+
+    def run(X):
+        W_T = step_weights(p.weight_hh, p.bias_hh, 4, scale).W_T
+        W_c = fused_input_weights(*projection_weights(cell, p, scale), W_T)
+        c.fill(0.0)  # each batch starts from zero states, as in the engine
+        for lo, hi in blocks:
+            rows = fused_input_rows(X[lo * B : hi * B], hi - lo, H, memory)
+            for t in range(lo, hi):
+                row = rows[t - lo]
+                copyto(row[:, -H:], hs[t])
+                matmul(row, W_c, out=gates)
+                sigmoid(gates)
+                multiply(g, two, out=g)
+                subtract(g, one, out=g)
+                multiply(f, c, out=c)
+                add(c, multiply(i, g, out=tanh_c), out=c)
+                tanh(c, tanh_c)
+                multiply(o, tanh_c, out=hs[t + 1])
+        return hs[T]
+
+    return run
+
+
+def _gru(cell, p, T, B, H, dtype):
+    blocks = _blocks(cell, T, B, H, dtype)
+    memory = _projection_buffer(cell, T, B, H, dtype)
+    hs = np.zeros((T + 1, B, H), dtype)
+    gates = np.zeros((3, B, H), dtype)
+    hn = np.zeros((B, H), dtype)
+    rz = gates[:2]
+    r, z, n = gates
+    sigmoid = _sigmoid_of_negated_in_place(dtype)
+    tanh = _tanh(dtype, B * H)
+    matmul, multiply, add, subtract = np.matmul, np.multiply, np.add, np.subtract
+    scale = gate_scale_of(cell)
+
+    def run(X):
+        w = step_weights(p.weight_hh, p.bias_hh, 3, scale)
+        W_T, b_hn = w.W_T, w.b_hh[2]
+        W_x, b_x = projection_weights(cell, p, scale)
+        for lo, hi in blocks:
+            a_x = _project(X[lo * B : hi * B], hi - lo, W_x, b_x, memory)
+            a_rz, a_n = a_x[:2], a_x[2]
+            for t in range(lo, hi):
+                h_prev, h = hs[t], hs[t + 1]
+                matmul(h_prev, W_T, out=gates)
+                add(rz, a_rz[:, t - lo], out=rz)
+                sigmoid(rz)
+                add(n, b_hn, out=hn)
+                multiply(r, hn, out=n)
+                add(n, a_n[t - lo], out=n)
+                tanh(n, n)
+                subtract(h_prev, n, out=h)
+                h *= z
+                h += n
+        return hs[T]
+
+    return run
