@@ -43,8 +43,8 @@ meets.
 
 Usage::
 
-    python benchmarks/bench_training.py            # full run, 15 to 18 minutes
-    python benchmarks/bench_training.py --quick    # smoke run, under a minute
+    python benchmarks/bench_training.py --repeats 5  # the README's table, 14 to 18 min
+    python benchmarks/bench_training.py --quick      # smoke run, under a minute
 """
 
 import argparse
