@@ -6,8 +6,9 @@ order, with the same formulas and weights prepared by the engine's own helpers,
 but with next to none of the Python around them: constants and buffers are
 bound before the loop, a step indexes only the arrays that differ from step to
 step (its input and its two states), and the only Python functions it calls
-are the two that hold the activations' formulas (chosen once, as the engine
-chooses them).  Its scratch arrays are allocated once, not at each pass.
+are the engine's own activation formulas (chosen once, as the engine chooses
+them at every call).  Its scratch arrays come from one workspace kept from
+pass to pass, where the engine's ``predict`` takes a new one at each call.
 Single-layer, unidirectional, sequence-to-one, all sequences of full length:
 the benchmark's cases.
 
@@ -24,44 +25,28 @@ from sklearn_rnn._core import _activations
 from sklearn_rnn._core._bptt import (
     fused_input_rows,
     fused_input_weights,
+    input_projection,
     projection_blocks,
     projection_weights,
 )
 from sklearn_rnn._core._cells import gate_scale_of, step_weights
 from sklearn_rnn._core._losses import softmax
+from sklearn_rnn._core._workspace import Workspace
 
 
-def _tanh(dtype, size):
-    """The engine's tanh for ``size`` values of ``dtype`` (its choice of
-    formula, see ``_activations.tanh``), as a function of ``(x, out)``."""
-    k = _activations.constants(dtype)
+def _tanh_formula(dtype, size):
+    """The engine's tanh formula for ``size`` values of ``dtype``, the one
+    ``_activations.tanh`` picks at each call, picked once."""
     from_size = _activations._TANH_VIA_EXP_FROM.get(dtype)
-    if from_size is None or size < from_size:
-        return lambda x, out: np.tanh(x, out=out)
-
-    def via_exp(x, out):
-        np.multiply(x, k.minus_two, out=out)
-        np.exp(out, out=out)
-        out += k.one
-        np.divide(k.two, out, out=out)
-        out -= k.one
-
-    return via_exp
+    if from_size is not None and size >= from_size:
+        return _activations._tanh_via_exp
+    return _activations._np_tanh
 
 
-def _sigmoid_of_negated_in_place(dtype):
-    """The engine's ``logistic_of_negated`` (its formula for ``dtype``)."""
-    if dtype in _activations._LOGISTIC_OF_NEGATED_BY_DTYPE:  # AVX-512: tanh form
-        f = _activations._LOGISTIC_OF_NEGATED_BY_DTYPE[dtype]
-        return lambda z: f(z, out=z)
-    one = _activations.constants(dtype).one
-
-    def via_exp(z):
-        np.exp(z, out=z)
-        z += one
-        np.divide(one, z, out=z)
-
-    return via_exp
+def _sigmoid_of_negated_formula(dtype):
+    """The formula ``_activations.logistic_of_negated`` picks for ``dtype``."""
+    return _activations._LOGISTIC_OF_NEGATED_BY_DTYPE.get(
+        dtype, _activations._logistic_of_negated_via_exp)
 
 
 def lean_pass(cell, net, params, batches):
@@ -77,11 +62,12 @@ def lean_pass(cell, net, params, batches):
     dtype = np.result_type(X0.dtype, p.weight_ih.dtype)
     loop = {"elman": _elman, "lstm": _lstm, "gru": _gru}[cell]
     run = loop(net.cell, p, T, B, H, dtype)
+    ws = Workspace()
 
     def predict_all():
         out = []
         for batch, *_ in batches:
-            h = run(batch.X)
+            h = run(batch.X, ws.reset())
             out.append(softmax(h @ W_out.T + b_out))
         return out
 
@@ -94,45 +80,32 @@ def _blocks(cell, T, B, H, dtype):
     return projection_blocks(T, step_bytes, False, False)
 
 
-def _projection_buffer(cell, T, B, H, dtype):
-    longest = max(hi - lo for lo, hi in _blocks(cell, T, B, H, dtype))
-    return np.empty(cell.n_gates * longest * B * H, dtype)
-
-
-def _project(X, n_steps, W_x, b_x, memory):
-    """The input projection of a block of steps, as the engine computes it
-    (``_bptt.input_projection``), into ``memory``."""
-    G, H = b_x.shape
-    out = memory[: G * X.shape[0] * H].reshape(G, X.shape[0], H)
-    np.matmul(X, W_x.mT, out=out)
-    out += b_x[:, None]
-    return out.reshape(G, n_steps, -1, H)
-
-
-# Each loop below allocates its buffers once; at each pass it prepares the
+# Each loop below allocates its states once; at each pass it prepares the
 # weights with the engine's helpers (as ``_bptt.forward_direction`` does at
-# each call), then runs the steps.
+# each call), then runs the steps, block by block as the engine does, each
+# block's input projection (or fused rows) taken from the workspace ``ws``.
 
 
 def _elman(cell, p, T, B, H, dtype):
     if cell.activation is not _activations.tanh:
         raise ValueError("the lean loop mirrors the tanh Elman cell only")
     blocks = _blocks(cell, T, B, H, dtype)
-    memory = _projection_buffer(cell, T, B, H, dtype)
     hs = np.zeros((T + 1, B, H), dtype)
-    tanh = _tanh(dtype, B * H)
+    tanh = _tanh_formula(dtype, B * H)
     matmul = np.matmul
 
-    def run(X):
+    def run(X, ws):
         W_T = step_weights(p.weight_hh, p.bias_hh, 1).W_T[0]
         W_x, b_x = projection_weights(cell, p, None)
+        start = ws.mark()
         for lo, hi in blocks:
-            a_x = _project(X[lo * B : hi * B], hi - lo, W_x, b_x, memory)[0]
+            ws.rewind(start)
+            a_x = input_projection(X[lo * B : hi * B], W_x, b_x, hi - lo, ws)[0]
             for t in range(lo, hi):
                 h = hs[t + 1]
                 matmul(hs[t], W_T, out=h)
                 h += a_x[t - lo]
-                tanh(h, h)
+                tanh(h, out=h)
         return hs[T]
 
     return run
@@ -143,8 +116,6 @@ def _lstm(cell, p, T, B, H, dtype):
     if D + 1 + H > 4 * H:
         raise ValueError("the lean loop mirrors the LSTM's fused input route only")
     blocks = _blocks(cell, T, B, H, dtype)
-    longest = max(hi - lo for lo, hi in blocks)
-    memory = np.empty(longest * B * (D + 1 + H), dtype)
     hs = np.zeros((T + 1, B, H), dtype)
     c = np.zeros((B, H), dtype)
     tanh_c = np.zeros((B, H), dtype)
@@ -152,28 +123,31 @@ def _lstm(cell, p, T, B, H, dtype):
     i, f, g, o = gates
     k = _activations.constants(dtype)
     two, one = k.two, k.one
-    sigmoid = _sigmoid_of_negated_in_place(dtype)
-    tanh = _tanh(dtype, B * H)
+    sigmoid_of_negated = _sigmoid_of_negated_formula(dtype)
+    tanh = _tanh_formula(dtype, B * H)
     matmul, multiply, copyto = np.matmul, np.multiply, np.copyto
     add, subtract = np.add, np.subtract
     scale = gate_scale_of(cell)
 
-    def run(X):
+    def run(X, ws):
         W_T = step_weights(p.weight_hh, p.bias_hh, 4, scale).W_T
         W_c = fused_input_weights(*projection_weights(cell, p, scale), W_T)
         c.fill(0.0)  # each batch starts from zero states, as in the engine
+        start = ws.mark()
         for lo, hi in blocks:
+            ws.rewind(start)
+            memory = ws.empty(((hi - lo) * B * (D + 1 + H),), dtype)
             rows = fused_input_rows(X[lo * B : hi * B], hi - lo, H, memory)
             for t in range(lo, hi):
                 row = rows[t - lo]
                 copyto(row[:, -H:], hs[t])
                 matmul(row, W_c, out=gates)
-                sigmoid(gates)
+                sigmoid_of_negated(gates, out=gates)
                 multiply(g, two, out=g)
                 subtract(g, one, out=g)
                 multiply(f, c, out=c)
                 add(c, multiply(i, g, out=tanh_c), out=c)
-                tanh(c, tanh_c)
+                tanh(c, out=tanh_c)
                 multiply(o, tanh_c, out=hs[t + 1])
         return hs[T]
 
@@ -182,33 +156,34 @@ def _lstm(cell, p, T, B, H, dtype):
 
 def _gru(cell, p, T, B, H, dtype):
     blocks = _blocks(cell, T, B, H, dtype)
-    memory = _projection_buffer(cell, T, B, H, dtype)
     hs = np.zeros((T + 1, B, H), dtype)
     gates = np.zeros((3, B, H), dtype)
     hn = np.zeros((B, H), dtype)
     rz = gates[:2]
     r, z, n = gates
-    sigmoid = _sigmoid_of_negated_in_place(dtype)
-    tanh = _tanh(dtype, B * H)
+    sigmoid_of_negated = _sigmoid_of_negated_formula(dtype)
+    tanh = _tanh_formula(dtype, B * H)
     matmul, multiply, add, subtract = np.matmul, np.multiply, np.add, np.subtract
     scale = gate_scale_of(cell)
 
-    def run(X):
+    def run(X, ws):
         w = step_weights(p.weight_hh, p.bias_hh, 3, scale)
         W_T, b_hn = w.W_T, w.b_hh[2]
         W_x, b_x = projection_weights(cell, p, scale)
+        start = ws.mark()
         for lo, hi in blocks:
-            a_x = _project(X[lo * B : hi * B], hi - lo, W_x, b_x, memory)
+            ws.rewind(start)
+            a_x = input_projection(X[lo * B : hi * B], W_x, b_x, hi - lo, ws)
             a_rz, a_n = a_x[:2], a_x[2]
             for t in range(lo, hi):
                 h_prev, h = hs[t], hs[t + 1]
                 matmul(h_prev, W_T, out=gates)
                 add(rz, a_rz[:, t - lo], out=rz)
-                sigmoid(rz)
+                sigmoid_of_negated(rz, out=rz)
                 add(n, b_hn, out=hn)
                 multiply(r, hn, out=n)
                 add(n, a_n[t - lo], out=n)
-                tanh(n, n)
+                tanh(n, out=n)
                 subtract(h_prev, n, out=h)
                 h *= z
                 h += n
