@@ -28,8 +28,9 @@ from sklearn_rnn._core._bptt import (
     input_projection,
     projection_blocks,
     projection_weights,
+    wide_products,
 )
-from sklearn_rnn._core._cells import gate_scale_of, step_weights
+from sklearn_rnn._core._cells import gate_scale_of, step_weights, wide_product_of
 from sklearn_rnn._core._losses import softmax
 from sklearn_rnn._core._workspace import Workspace
 
@@ -121,6 +122,8 @@ def _lstm(cell, p, T, B, H, dtype):
     tanh_c = np.zeros((B, H), dtype)
     gates = np.zeros((4, B, H), dtype)
     i, f, g, o = gates
+    product = np.zeros((B, 4 * H), dtype)  # the one-GEMM route's scratch
+    product_gates = product.reshape(B, 4, H).transpose(1, 0, 2)
     k = _activations.constants(dtype)
     two, one = k.two, k.one
     sigmoid_of_negated = _sigmoid_of_negated_formula(dtype)
@@ -132,6 +135,12 @@ def _lstm(cell, p, T, B, H, dtype):
     def run(X, ws):
         W_T = step_weights(p.weight_hh, p.bias_hh, 4, scale).W_T
         W_c = fused_input_weights(*projection_weights(cell, p, scale), W_T)
+        # The engine's choice of route, made as it makes it at each call.
+        if wide_products(4, B, D + 1 + H, H):
+            W_step = wide_product_of(W_c, product).W
+            out_step, pre = product, product_gates
+        else:
+            W_step, out_step, pre = W_c, gates, gates
         c.fill(0.0)  # each batch starts from zero states, as in the engine
         start = ws.mark()
         for lo, hi in blocks:
@@ -141,8 +150,8 @@ def _lstm(cell, p, T, B, H, dtype):
             for t in range(lo, hi):
                 row = rows[t - lo]
                 copyto(row[:, -H:], hs[t])
-                matmul(row, W_c, out=gates)
-                sigmoid_of_negated(gates, out=gates)
+                matmul(row, W_step, out=out_step)
+                sigmoid_of_negated(pre, out=gates)
                 multiply(g, two, out=g)
                 subtract(g, one, out=g)
                 multiply(f, c, out=c)
@@ -161,6 +170,8 @@ def _gru(cell, p, T, B, H, dtype):
     hn = np.zeros((B, H), dtype)
     rz = gates[:2]
     r, z, n = gates
+    product = np.zeros((B, 3 * H), dtype)  # the one-GEMM route's scratch
+    product_gates = product.reshape(B, 3, H).transpose(1, 0, 2)
     sigmoid_of_negated = _sigmoid_of_negated_formula(dtype)
     tanh = _tanh_formula(dtype, B * H)
     matmul, multiply, add, subtract = np.matmul, np.multiply, np.add, np.subtract
@@ -169,6 +180,12 @@ def _gru(cell, p, T, B, H, dtype):
     def run(X, ws):
         w = step_weights(p.weight_hh, p.bias_hh, 3, scale)
         W_T, b_hn = w.W_T, w.b_hh[2]
+        # The engine's choice of route, made as it makes it at each call.
+        if wide_products(3, B, H, H):
+            W_step, out_step = wide_product_of(W_T, product).W, product
+            p_rz, p_n = product_gates[:2], product_gates[2]
+        else:
+            W_step, out_step, p_rz, p_n = W_T, gates, rz, n
         W_x, b_x = projection_weights(cell, p, scale)
         start = ws.mark()
         for lo, hi in blocks:
@@ -177,10 +194,10 @@ def _gru(cell, p, T, B, H, dtype):
             a_rz, a_n = a_x[:2], a_x[2]
             for t in range(lo, hi):
                 h_prev, h = hs[t], hs[t + 1]
-                matmul(h_prev, W_T, out=gates)
-                add(rz, a_rz[:, t - lo], out=rz)
+                matmul(h_prev, W_step, out=out_step)
+                add(p_rz, a_rz[:, t - lo], out=rz)
                 sigmoid_of_negated(rz, out=rz)
-                add(n, b_hn, out=hn)
+                add(p_n, b_hn, out=hn)
                 multiply(r, hn, out=n)
                 add(n, a_n[t - lo], out=n)
                 tanh(n, out=n)

@@ -12,7 +12,7 @@ import time
 import warnings
 from abc import ABCMeta, abstractmethod
 from contextlib import nullcontext
-from functools import cache, partial
+from functools import partial
 from numbers import Integral, Real
 
 import numpy as np
@@ -30,8 +30,8 @@ from sklearn.utils.validation import (
     check_is_fitted,
     validate_data,
 )
-from threadpoolctl import ThreadpoolController
 
+from ._core._blas import blas
 from ._core._losses import LOSSES
 from ._core._network import RecurrentNetwork
 from ._core._optimizers import OPTIMIZERS, clip_gradients
@@ -57,11 +57,6 @@ PREDICT_CHUNK = 512  # sequences per forward pass at prediction time (bounded me
 SINGLE_THREAD_STEP_WORK = 2**20
 
 
-@cache
-def _blas():
-    return ThreadpoolController().select(user_api="blas")
-
-
 class _OneBlasThread:
     """Hold BLAS to one thread. The limit is process-wide, so concurrent fits and
     predicts share it: the first to enter sets it, the last to leave restores the
@@ -74,7 +69,7 @@ class _OneBlasThread:
     def __enter__(self):
         with self._lock:
             if _OneBlasThread._users == 0:
-                _OneBlasThread._limiter = _blas().limit(limits=1)
+                _OneBlasThread._limiter = blas().limit(limits=1)
             _OneBlasThread._users += 1
 
     def __exit__(self, *exc_info):

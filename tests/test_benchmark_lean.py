@@ -4,7 +4,8 @@ The benchmark reads the lean loop's time as that of the engine's own NumPy
 calls, so it must make the same calls: here it must give the engine's
 prediction bit for bit, over several batches (states reset between them), with
 the activation formulas the engine picks by size and with more than one
-projection block.
+projection block, on both routes of a step's gate products (stacked GEMMs,
+and one GEMM where the BLAS has two threads: ``_bptt.wide_products``).
 """
 
 import sys
@@ -14,10 +15,13 @@ import numpy as np
 import pytest
 from _engine_helpers import make_batch
 
+import sklearn_rnn._core._bptt as bptt
+import sklearn_rnn._core._cells as cells
 from sklearn_rnn._core._network import RecurrentNetwork
 from sklearn_rnn._core._workspace import Workspace
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import _lean  # noqa: E402
 from _lean import lean_pass  # noqa: E402
 
 SIZES = [
@@ -28,11 +32,30 @@ SIZES = [
 ]
 
 
+@pytest.mark.parametrize("blas_threads", [1, 2])
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("cell", ["elman", "lstm", "gru"])
-def test_lean_loop_predicts_as_the_engine(cell, dtype, size):
+def test_lean_loop_predicts_as_the_engine(cell, dtype, size, blas_threads,
+                                          monkeypatch):
     B, T, D, H = size
+    # What the route rule reads (the products themselves run as the BLAS is set).
+    monkeypatch.setattr(bptt, "blas_threads", lambda: blas_threads)
+    # The two routes give the same bits here, so the routes taken are compared.
+    engine_routes, lean_routes = [], []
+    gate_products, wide_product_of = cells.gate_products, _lean.wide_product_of
+
+    def engine_spy(x, W_stacked, wide, out):
+        engine_routes.append(wide is not None)
+        return gate_products(x, W_stacked, wide, out)
+
+    def lean_spy(W_stacked, out):
+        lean_routes.append(True)
+        return wide_product_of(W_stacked, out)
+
+    monkeypatch.setattr(cells, "gate_products", engine_spy)
+    monkeypatch.setattr(bptt, "gate_products", engine_spy)
+    monkeypatch.setattr(_lean, "wide_product_of", lean_spy)
     rng = np.random.default_rng(0)
     net = RecurrentNetwork(cell, D, (H,), 3, loss="softmax")
     params = net.init_params(rng, dtype=dtype)
@@ -43,6 +66,9 @@ def test_lean_loop_predicts_as_the_engine(cell, dtype, size):
         batches.append((batch,))
     ours = [net.predict(params, batch, Workspace()) for batch, in batches]
     lean = lean_pass(cell, net, params, batches)()
+    wide = cell != "elman" and blas_threads == 2 and size == SIZES[1]
+    assert (engine_routes and all(engine_routes)) if wide else not any(engine_routes)
+    assert bool(lean_routes) == wide
     assert len(lean) == 2
     for a, b in zip(ours, lean, strict=True):
         assert a.dtype == b.dtype == dtype

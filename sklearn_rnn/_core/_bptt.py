@@ -26,7 +26,15 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
-from ._cells import gate_scale_of, per_gate, scaled_gates, step_weights
+from ._blas import blas_threads
+from ._cells import (
+    gate_products,
+    gate_scale_of,
+    per_gate,
+    scaled_gates,
+    step_weights,
+    wide_product_of,
+)
 from ._workspace import FRESH
 
 
@@ -126,6 +134,31 @@ def projection_blocks(n_steps, step_bytes, keep_trace, reverse):
     return blocks[::-1] if reverse else blocks
 
 
+# A forward step multiplies its input by every gate's weights.  Stacked GEMMs
+# (one per gate) write each gate's block where the step's elementwise passes
+# want it, contiguous; one GEMM over all gates side by side writes a scratch
+# the next pass reads strided (``_cells.gate_products``).  On one BLAS thread
+# the two take about the same time (the stacked ones are faster at the small
+# size); on two, each small stacked GEMM pays the BLAS's hand-over to its
+# second thread, and the one GEMM wins: whole forward steps took 0.71 to 0.96
+# of the time at the benchmark's two larger sizes (GRU and LSTM, float32 and
+# float64, Intel Xeon with AVX-512; benchmarks/README.md, item 25).  So a step
+# takes the one GEMM where the BLAS has more than one thread and the step's
+# product is at least this many multiply-adds (the estimators' own threshold
+# for a second BLAS thread, ``_base.SINGLE_THREAD_STEP_WORK``).
+WIDE_STEP_WORK = 2**20
+
+
+def wide_products(n_gates, n_rows, n_inputs, H):
+    """Whether a step's product of ``n_rows`` rows of ``n_inputs`` values by the
+    gates' weights runs as one GEMM over all gates (see ``WIDE_STEP_WORK``)."""
+    return (
+        n_gates > 1
+        and n_rows * n_inputs * n_gates * H >= WIDE_STEP_WORK
+        and blas_threads() > 1
+    )
+
+
 def forward_direction(
     cell, X, p, batch_sizes, reverse=False, initial=None, keep_trace=True, ws=FRESH
 ):
@@ -149,8 +182,6 @@ def forward_direction(
         if cell.has_cell_state:
             trace.c[0] = initial[1]
     scale = gate_scale_of(cell)
-    w = step_weights(p.weight_hh, p.bias_hh, cell.n_gates, scale)
-    W_x, b_x = projection_weights(cell, p, scale)
     width = X.shape[1] + 1 + H  # of a fused input row [x_t, 1, h]
     # Fused where its rows take no more memory than the projection would
     # (which the gate gradients of the backward pass take over); the fused
@@ -161,8 +192,13 @@ def forward_direction(
         and not sp.issparse(X)
         and width <= cell.n_gates * H
     )
+    wide = wide_products(cell.n_gates, B, width if fused else H, H)
+    product = ws.empty((B, cell.n_gates * H), dtype) if wide else None
+    w = step_weights(p.weight_hh, p.bias_hh, cell.n_gates, scale, product)
+    W_x, b_x = projection_weights(cell, p, scale)
     if fused:
         W_c = fused_input_weights(W_x, b_x, w.W_T)
+        wide_c = wide_product_of(W_c, product)
     step_bytes = cell.n_gates * B * H * dtype.itemsize
     block_memory = ws.mark()
     for lo, hi in projection_blocks(n_steps, step_bytes, keep_trace, reverse):
@@ -186,7 +222,8 @@ def forward_direction(
                     row = rows[t - lo, :n]
                     np.copyto(row[:, -H:], trace.h[prev, :n])
                     a = cell.preactivations(trace, t, n, cur)
-                    np.matmul(row, W_c, out=a)  # [x_t, 1, h] [W_ih, b, W_hh]^T
+                    # [x_t, 1, h] [W_ih, b, W_hh]^T for every gate
+                    a = gate_products(row, W_c, wide_c, out=a)
                     cell.activate(trace, t, n, prev, cur, a)
                 else:
                     a_x = block[:, t - lo, :n]

@@ -22,7 +22,12 @@ slices of a ``(B, G * H)`` matrix (its iterator buffers strided 2-D operands),
 which outweighs the cost of running the recurrent product as ``G`` stacked GEMMs
 instead of one; cheap passes (add, negate) over ``G`` blocks that lie apart, as
 the gates of one step do in a ``(G, T, B, H)`` array, measured 2 to 4.5x slower
-than over one contiguous ``(G, B, H)`` block.  The gate
+than over one contiguous ``(G, B, H)`` block.  Where the BLAS runs two threads
+and the step is large, the stacked GEMMs cost more than one GEMM over all
+gates (each pays the hand-over to the second thread), and the step's product
+runs as one GEMM into a ``(B, G * H)`` scratch that the step's first
+elementwise pass reads strided while it writes the gate-major trace
+(:func:`gate_products`, ``_bptt.wide_products``).  The gate
 *gradients* are stored gate-major, ``(G, T, B, H)``, so that each gate over all
 steps is one ``(T * B, H)`` matrix for the weight-gradient GEMMs; a backward
 step works gate by gate, so it gains nothing from the other order.
@@ -145,6 +150,24 @@ def scaled_gates(W, scale):
     return W if scale is None else W * scale.astype(W.dtype)
 
 
+class WideProduct(NamedTuple):
+    """Per-gate weights side by side, for a step's product over all gates as one
+    GEMM, and the scratch it writes (see :func:`gate_products`)."""
+
+    W: np.ndarray  # (K, G * H): the (K, H) blocks of a stacked (G, K, H), side by side
+    out: np.ndarray  # (B, G * H) scratch: a step's first n rows hold its product
+
+
+def wide_product_of(W_stacked, out):
+    """:class:`WideProduct` of stacked ``(G, K, H)`` weights and a ``(B, G * H)``
+    scratch ``out``, or None when ``out`` is None (stacked GEMMs)."""
+    if out is None:
+        return None
+    G, K, H = W_stacked.shape
+    W = np.ascontiguousarray(W_stacked.transpose(1, 0, 2)).reshape(K, G * H)
+    return WideProduct(W, out)
+
+
 class StepWeights(NamedTuple):
     """A direction's recurrent weights as its time loop uses them, prepared once
     per direction (views; the scaled ``W_T`` a copy) so that no step rebuilds them."""
@@ -153,14 +176,44 @@ class StepWeights(NamedTuple):
     W: np.ndarray  # (G, H, H): W_g per gate, multiplies a gate gradient from the right
     b_hh: np.ndarray  # (G, H): b_hh per gate
     W_hh: np.ndarray  # (G * H, H): all gates, multiplies a step's gate gradients
+    wide: WideProduct | None  # W_T side by side, where a step multiplies it at once
 
 
-def step_weights(W_hh, b_hh, n_gates, scale=None):
+def step_weights(W_hh, b_hh, n_gates, scale=None, product=None):
     """:class:`StepWeights` of a fused ``(G * H, H)`` ``W_hh`` and its ``b_hh``;
-    ``scale`` (see :func:`gate_scale_of`) scales ``W_T`` only."""
+    ``scale`` (see :func:`gate_scale_of`) scales ``W_T`` only.  With a
+    ``(B, G * H)`` scratch ``product``, the forward steps multiply ``h_{t-1}``
+    by all gates' weights in one GEMM into it (see :func:`gate_products`)."""
     W = per_gate(W_hh, n_gates)
     W_T = scaled_gates(W, scale).mT
-    return StepWeights(W_T=W_T, W=W, b_hh=per_gate(b_hh, n_gates), W_hh=W_hh)
+    return StepWeights(
+        W_T=W_T,
+        W=W,
+        b_hh=per_gate(b_hh, n_gates),
+        W_hh=W_hh,
+        wide=wide_product_of(W_T, product),
+    )
+
+
+def gate_products(x, W_stacked, wide, out):
+    """``x W_g`` for every gate ``g`` of the stacked ``(G, K, H)`` weights, as a
+    ``(G, n, H)`` array: written into ``out`` by ``G`` stacked GEMMs, or, when
+    ``wide`` (a :class:`WideProduct` of the same weights) is given, computed by
+    one GEMM into its scratch and returned as a strided view of it (``out`` is
+    then left alone; the caller's next pass reads the view and writes ``out``).
+
+    Which is faster depends on the BLAS's threads (``_bptt.wide_products``):
+    on one thread the stacked GEMMs are as fast or faster, and their result is
+    contiguous; on two threads each of the ``G`` small GEMMs pays OpenBLAS's
+    hand-over to its second thread, and one GEMM ``G`` times as wide took 0.46
+    to 0.87 of their time at the benchmark's two larger sizes (Intel Xeon,
+    AVX-512, 2 cores; benchmarks/README.md, item 25).
+    """
+    if wide is None:
+        return np.matmul(x, W_stacked, out=out)
+    n, H = x.shape[0], out.shape[-1]
+    product = np.matmul(x, wide.W, out=wide.out[:n])
+    return product.reshape(n, -1, H).transpose(1, 0, 2)
 
 
 def recurrent_gradient(blocks, W_hh, side_by_side, out):
@@ -253,13 +306,16 @@ class LSTMCell:
 
     def forward_step(self, trace, t, n, prev, cur, a_x, w):
         gates = self.preactivations(trace, t, n, cur)
-        np.matmul(trace.h[prev, :n], w.W_T, out=gates)  # G stacked GEMMs
-        gates += a_x  # -a_i, -a_f, -2 a_g, -a_o: the weights come scaled
+        products = gate_products(trace.h[prev, :n], w.W_T, w.wide, gates)
+        np.add(products, a_x, out=gates)  # -a_i, -a_f, -2 a_g, -a_o: scaled weights
         self.activate(trace, t, n, prev, cur, gates)
 
-    def activate(self, trace, t, n, prev, cur, gates):
+    def activate(self, trace, t, n, prev, cur, pre):
+        """Finish step ``t`` from its ``(4, n, H)`` pre-activations ``pre``: the
+        step's slot of the trace (``preactivations``) or a view of a scratch."""
+        gates = trace.gates[t, :, :n]
         # One sigmoid pass over all four gates: tanh(a_g) = 2 s(2 a_g) - 1.
-        logistic_of_negated(gates, out=gates)
+        logistic_of_negated(pre, out=gates)
         i, f, g, o = gates
         k = constants(gates.dtype)  # 0-d arrays: see _activations.Constants
         g *= k.two
@@ -328,13 +384,13 @@ class GRUCell:
         h_prev = trace.h[prev, :n]
         gates = trace.gates[t, :, :n]
         r, z, n_gate = gates
-        # Three stacked GEMMs: -W_hr h, -W_hz h, and W_hn h, which the n gate's
-        # slot holds until the n gate is computed.
-        np.matmul(h_prev, w.W_T, out=gates)
+        # -W_hr h, -W_hz h and W_hn h: in the gates' slots (stacked GEMMs) or
+        # in a scratch (one GEMM), read before the n gate's slot is written.
+        products = gate_products(h_prev, w.W_T, w.wide, gates)
         rz = gates[:2]
-        rz += a_x[:2]  # -a_r, -a_z
+        np.add(products[:2], a_x[:2], out=rz)  # -a_r, -a_z
         logistic_of_negated(rz, out=rz)
-        hn = np.add(n_gate, w.b_hh[2], out=trace.hn[t, :n])
+        hn = np.add(products[2], w.b_hh[2], out=trace.hn[t, :n])
         np.multiply(r, hn, out=n_gate)
         n_gate += a_x[2]
         tanh(n_gate, out=n_gate)
