@@ -25,12 +25,13 @@ from sklearn_rnn._core import _activations
 from sklearn_rnn._core._bptt import (
     fused_input_rows,
     fused_input_weights,
+    fused_input_weights_side_by_side,
     input_projection,
     projection_blocks,
     projection_weights,
     wide_products,
 )
-from sklearn_rnn._core._cells import gate_scale_of, step_weights, wide_product_of
+from sklearn_rnn._core._cells import gate_scale_of, step_weights
 from sklearn_rnn._core._losses import softmax
 from sklearn_rnn._core._workspace import Workspace
 
@@ -133,14 +134,16 @@ def _lstm(cell, p, T, B, H, dtype):
     scale = gate_scale_of(cell)
 
     def run(X, ws):
-        W_T = step_weights(p.weight_hh, p.bias_hh, 4, scale).W_T
-        W_c = fused_input_weights(*projection_weights(cell, p, scale), W_T)
         # The engine's choice of route, made as it makes it at each call.
-        if wide_products(4, B, D + 1 + H, H):
-            W_step = wide_product_of(W_c, product).W
+        wide = wide_products(4, B, D + 1 + H, H)
+        w = step_weights(p.weight_hh, p.bias_hh, 4, scale, product if wide else None)
+        W_x, b_x = projection_weights(cell, p, scale)
+        if wide:
+            W_step = fused_input_weights_side_by_side(W_x, b_x, w.products.W)
             out_step, pre = product, product_gates
         else:
-            W_step, out_step, pre = W_c, gates, gates
+            W_step = fused_input_weights(W_x, b_x, w.W_T)
+            out_step, pre = gates, gates
         c.fill(0.0)  # each batch starts from zero states, as in the engine
         start = ws.mark()
         for lo, hi in blocks:
@@ -178,14 +181,15 @@ def _gru(cell, p, T, B, H, dtype):
     scale = gate_scale_of(cell)
 
     def run(X, ws):
-        w = step_weights(p.weight_hh, p.bias_hh, 3, scale)
-        W_T, b_hn = w.W_T, w.b_hh[2]
         # The engine's choice of route, made as it makes it at each call.
-        if wide_products(3, B, H, H):
-            W_step, out_step = wide_product_of(W_T, product).W, product
+        wide = wide_products(3, B, H, H)
+        w = step_weights(p.weight_hh, p.bias_hh, 3, scale, product if wide else None)
+        b_hn = w.b_hh[2]
+        if wide:
+            W_step, out_step = w.products.W, product
             p_rz, p_n = product_gates[:2], product_gates[2]
         else:
-            W_step, out_step, p_rz, p_n = W_T, gates, rz, n
+            W_step, out_step, p_rz, p_n = w.W_T, gates, rz, n
         W_x, b_x = projection_weights(cell, p, scale)
         start = ws.mark()
         for lo, hi in blocks:

@@ -25,13 +25,14 @@ def force_wide(monkeypatch, on=True):
     whatever its size and the BLAS's threads; return the list of the routes
     taken by each ``gate_products`` call (True: one GEMM)."""
     monkeypatch.setattr(bptt, "WIDE_STEP_WORK", 0 if on else np.inf)
+    monkeypatch.setattr(bptt, "WIDE_ROWS_PER_UNIT", np.inf)
     monkeypatch.setattr(bptt, "blas_threads", lambda: 2)
     routes = []
     original = cells.gate_products
 
-    def spying(x, W_stacked, wide, out):
-        routes.append(wide is not None)
-        return original(x, W_stacked, wide, out)
+    def spying(x, W, out):
+        routes.append(isinstance(W, cells.WideProduct))
+        return original(x, W, out)
 
     monkeypatch.setattr(cells, "gate_products", spying)
     monkeypatch.setattr(bptt, "gate_products", spying)
@@ -124,9 +125,12 @@ def test_the_rule(monkeypatch):
     assert bptt.wide_products(4, 64, 161, 128)  # LSTM, fused rows, B=64
     assert bptt.wide_products(3, 64, 128, 128)  # GRU, B=64
     assert not bptt.wide_products(4, 32, 93, 64)  # the small size
-    rows = work // (4 * 16 * 16)  # rows x 16 inputs x 4 gates x 16 = the threshold
-    assert bptt.wide_products(4, rows, 16, 16)
-    assert not bptt.wide_products(4, rows - 1, 16, 16)
+    rows = work // (4 * 64 * 64)  # rows x 64 inputs x 4 gates x 64 = the threshold
+    assert rows == 64
+    assert bptt.wide_products(4, rows, 64, 64)
+    assert not bptt.wide_products(4, rows - 1, 64, 64)
+    assert not bptt.wide_products(3, 256, 128, 128)  # more rows than units
+    assert bptt.wide_products(3, 128, 128, 128)
     assert not bptt.wide_products(1, 128, 256, 256)  # one gate: nothing to join
     monkeypatch.setattr(bptt, "blas_threads", lambda: 1)
     assert not bptt.wide_products(4, 128, 321, 256)  # one BLAS thread: stacked

@@ -28,12 +28,12 @@ import scipy.sparse as sp
 
 from ._blas import blas_threads
 from ._cells import (
+    WideProduct,
     gate_products,
     gate_scale_of,
     per_gate,
     scaled_gates,
     step_weights,
-    wide_product_of,
 )
 from ._workspace import FRESH
 
@@ -140,13 +140,18 @@ def projection_blocks(n_steps, step_bytes, keep_trace, reverse):
 # the next pass reads strided (``_cells.gate_products``).  On one BLAS thread
 # the two take about the same time (the stacked ones are faster at the small
 # size); on two, each small stacked GEMM pays the BLAS's hand-over to its
-# second thread, and the one GEMM wins: whole forward steps took 0.71 to 0.96
-# of the time at the benchmark's two larger sizes (GRU and LSTM, float32 and
-# float64, Intel Xeon with AVX-512; benchmarks/README.md, item 25).  So a step
-# takes the one GEMM where the BLAS has more than one thread and the step's
-# product is at least this many multiply-adds (the estimators' own threshold
-# for a second BLAS thread, ``_base.SINGLE_THREAD_STEP_WORK``).
+# second thread, and the one GEMM won at the benchmark's two larger sizes
+# (whole forward steps 0.71 to 0.96 of the time; GRU and LSTM, float32 and
+# float64, Intel Xeon with AVX-512; benchmarks/README.md, item 25).  Over
+# thirteen other shapes it won or tied wherever the batch had no more rows
+# than the layer has units, and lost (up to 1.21 of the time) wherever it had
+# more (B=128 and 256 at H=64, B=256 at H=128, B=512 at H=256).  So a step
+# takes the one GEMM where the BLAS has more than one thread, the step's
+# product is at least ``WIDE_STEP_WORK`` multiply-adds (the estimators' own
+# threshold for a second BLAS thread, ``_base.SINGLE_THREAD_STEP_WORK``) and
+# the batch has at most ``WIDE_ROWS_PER_UNIT`` rows per unit.
 WIDE_STEP_WORK = 2**20
+WIDE_ROWS_PER_UNIT = 1
 
 
 def wide_products(n_gates, n_rows, n_inputs, H):
@@ -155,6 +160,7 @@ def wide_products(n_gates, n_rows, n_inputs, H):
     return (
         n_gates > 1
         and n_rows * n_inputs * n_gates * H >= WIDE_STEP_WORK
+        and n_rows <= WIDE_ROWS_PER_UNIT * H
         and blas_threads() > 1
     )
 
@@ -197,8 +203,11 @@ def forward_direction(
     w = step_weights(p.weight_hh, p.bias_hh, cell.n_gates, scale, product)
     W_x, b_x = projection_weights(cell, p, scale)
     if fused:
-        W_c = fused_input_weights(W_x, b_x, w.W_T)
-        wide_c = wide_product_of(W_c, product)
+        if wide:
+            W_c = WideProduct(fused_input_weights_side_by_side(
+                W_x, b_x, w.products.W), product)
+        else:
+            W_c = fused_input_weights(W_x, b_x, w.W_T)
     step_bytes = cell.n_gates * B * H * dtype.itemsize
     block_memory = ws.mark()
     for lo, hi in projection_blocks(n_steps, step_bytes, keep_trace, reverse):
@@ -223,7 +232,7 @@ def forward_direction(
                     np.copyto(row[:, -H:], trace.h[prev, :n])
                     a = cell.preactivations(trace, t, n, cur)
                     # [x_t, 1, h] [W_ih, b, W_hh]^T for every gate
-                    a = gate_products(row, W_c, wide_c, out=a)
+                    a = gate_products(row, W_c, out=a)
                     cell.activate(trace, t, n, prev, cur, a)
                 else:
                     a_x = block[:, t - lo, :n]
@@ -252,6 +261,15 @@ def fused_input_weights(W_x, b_x, W_T):
     fuses only then).
     """
     return np.concatenate([W_x.mT, b_x[:, None, :], W_T], axis=1)
+
+
+def fused_input_weights_side_by_side(W_x, b_x, W_h):
+    """The weights of :func:`fused_input_weights` as one ``(D + 1 + H, G * H)``
+    matrix, gate ``g`` in columns ``g * H:(g + 1) * H``, for one GEMM over all
+    gates (``_cells.gate_products``); ``W_h`` is the recurrent side already in
+    that form (``StepWeights.products.W``).  Made once per direction."""
+    G, H = b_x.shape
+    return np.concatenate([W_x.reshape(G * H, -1).T, b_x.reshape(1, G * H), W_h])
 
 
 def fused_input_rows(X, n_steps, H, memory):

@@ -22,9 +22,10 @@ slices of a ``(B, G * H)`` matrix (its iterator buffers strided 2-D operands),
 which outweighs the cost of running the recurrent product as ``G`` stacked GEMMs
 instead of one; cheap passes (add, negate) over ``G`` blocks that lie apart, as
 the gates of one step do in a ``(G, T, B, H)`` array, measured 2 to 4.5x slower
-than over one contiguous ``(G, B, H)`` block.  Where the BLAS runs two threads
-and the step is large, the stacked GEMMs cost more than one GEMM over all
-gates (each pays the hand-over to the second thread), and the step's product
+than over one contiguous ``(G, B, H)`` block.  Where the BLAS runs two threads,
+the step is large and the batch has no more rows than the layer has units,
+the stacked GEMMs cost more than one GEMM over all gates (each pays the
+hand-over to the second thread), and the step's product
 runs as one GEMM into a ``(B, G * H)`` scratch that the step's first
 elementwise pass reads strided while it writes the gate-major trace
 (:func:`gate_products`, ``_bptt.wide_products``).  The gate
@@ -151,21 +152,12 @@ def scaled_gates(W, scale):
 
 
 class WideProduct(NamedTuple):
-    """Per-gate weights side by side, for a step's product over all gates as one
-    GEMM, and the scratch it writes (see :func:`gate_products`)."""
+    """A step's weights for all gates side by side, for its product over all
+    gates as one GEMM, and the scratch that product goes to (see
+    :func:`gate_products`)."""
 
-    W: np.ndarray  # (K, G * H): the (K, H) blocks of a stacked (G, K, H), side by side
+    W: np.ndarray  # (K, G * H): gate g's (K, H) block in columns g * H:(g + 1) * H
     out: np.ndarray  # (B, G * H) scratch: a step's first n rows hold its product
-
-
-def wide_product_of(W_stacked, out):
-    """:class:`WideProduct` of stacked ``(G, K, H)`` weights and a ``(B, G * H)``
-    scratch ``out``, or None when ``out`` is None (stacked GEMMs)."""
-    if out is None:
-        return None
-    G, K, H = W_stacked.shape
-    W = np.ascontiguousarray(W_stacked.transpose(1, 0, 2)).reshape(K, G * H)
-    return WideProduct(W, out)
 
 
 class StepWeights(NamedTuple):
@@ -176,43 +168,47 @@ class StepWeights(NamedTuple):
     W: np.ndarray  # (G, H, H): W_g per gate, multiplies a gate gradient from the right
     b_hh: np.ndarray  # (G, H): b_hh per gate
     W_hh: np.ndarray  # (G * H, H): all gates, multiplies a step's gate gradients
-    wide: WideProduct | None  # W_T side by side, where a step multiplies it at once
+    products: object  # what a forward step multiplies h_{t-1} by: W_T or a WideProduct
 
 
 def step_weights(W_hh, b_hh, n_gates, scale=None, product=None):
     """:class:`StepWeights` of a fused ``(G * H, H)`` ``W_hh`` and its ``b_hh``;
     ``scale`` (see :func:`gate_scale_of`) scales ``W_T`` only.  With a
     ``(B, G * H)`` scratch ``product``, the forward steps multiply ``h_{t-1}``
-    by all gates' weights in one GEMM into it (see :func:`gate_products`)."""
+    by all gates' weights in one GEMM into it (see :func:`gate_products`); its
+    weights are a view of the same scaled copy as ``W_T``."""
     W = per_gate(W_hh, n_gates)
-    W_T = scaled_gates(W, scale).mT
+    scaled = scaled_gates(W, scale)
+    W_T = scaled.mT
+    products = W_T
+    if product is not None:
+        products = WideProduct(scaled.reshape(-1, W.shape[-1]).T, product)
     return StepWeights(
-        W_T=W_T,
-        W=W,
-        b_hh=per_gate(b_hh, n_gates),
-        W_hh=W_hh,
-        wide=wide_product_of(W_T, product),
+        W_T=W_T, W=W, b_hh=per_gate(b_hh, n_gates), W_hh=W_hh, products=products
     )
 
 
-def gate_products(x, W_stacked, wide, out):
-    """``x W_g`` for every gate ``g`` of the stacked ``(G, K, H)`` weights, as a
-    ``(G, n, H)`` array: written into ``out`` by ``G`` stacked GEMMs, or, when
-    ``wide`` (a :class:`WideProduct` of the same weights) is given, computed by
-    one GEMM into its scratch and returned as a strided view of it (``out`` is
-    then left alone; the caller's next pass reads the view and writes ``out``).
+def gate_products(x, W, out):
+    """``x W_g`` for every gate ``g``, as a ``(G, n, H)`` array.
 
-    Which is faster depends on the BLAS's threads (``_bptt.wide_products``):
-    on one thread the stacked GEMMs are as fast or faster, and their result is
-    contiguous; on two threads each of the ``G`` small GEMMs pays OpenBLAS's
-    hand-over to its second thread, and one GEMM ``G`` times as wide took 0.46
-    to 0.87 of their time at the benchmark's two larger sizes (Intel Xeon,
-    AVX-512, 2 cores; benchmarks/README.md, item 25).
+    ``W`` is either the stacked ``(G, K, H)`` weights, multiplied by ``G``
+    stacked GEMMs into ``out``, or a :class:`WideProduct` of the same weights,
+    multiplied by one GEMM into its scratch, whose result is returned as a
+    strided view (``out`` is then left alone; the caller's next pass reads
+    the view and writes ``out``).
+
+    Which is faster depends on the BLAS's threads and the sizes
+    (``_bptt.wide_products``): on one thread the stacked GEMMs are about as
+    fast, and their result is contiguous; on two threads each of the ``G``
+    small GEMMs pays OpenBLAS's hand-over to its second thread, and one GEMM
+    ``G`` times as wide took 0.46 to 0.87 of their time at the benchmark's
+    two larger sizes (Intel Xeon, AVX-512, 2 cores; benchmarks/README.md,
+    item 25).
     """
-    if wide is None:
-        return np.matmul(x, W_stacked, out=out)
+    if not isinstance(W, WideProduct):
+        return np.matmul(x, W, out=out)
     n, H = x.shape[0], out.shape[-1]
-    product = np.matmul(x, wide.W, out=wide.out[:n])
+    product = np.matmul(x, W.W, out=W.out[:n])
     return product.reshape(n, -1, H).transpose(1, 0, 2)
 
 
@@ -306,7 +302,7 @@ class LSTMCell:
 
     def forward_step(self, trace, t, n, prev, cur, a_x, w):
         gates = self.preactivations(trace, t, n, cur)
-        products = gate_products(trace.h[prev, :n], w.W_T, w.wide, gates)
+        products = gate_products(trace.h[prev, :n], w.products, gates)
         np.add(products, a_x, out=gates)  # -a_i, -a_f, -2 a_g, -a_o: scaled weights
         self.activate(trace, t, n, prev, cur, gates)
 
@@ -386,7 +382,7 @@ class GRUCell:
         r, z, n_gate = gates
         # -W_hr h, -W_hz h and W_hn h: in the gates' slots (stacked GEMMs) or
         # in a scratch (one GEMM), read before the n gate's slot is written.
-        products = gate_products(h_prev, w.W_T, w.wide, gates)
+        products = gate_products(h_prev, w.products, gates)
         rz = gates[:2]
         np.add(products[:2], a_x[:2], out=rz)  # -a_r, -a_z
         logistic_of_negated(rz, out=rz)
