@@ -143,13 +143,15 @@ def projection_blocks(n_steps, step_bytes, keep_trace, reverse):
 # second thread, and the one GEMM won at the benchmark's two larger sizes
 # (whole forward steps 0.71 to 0.96 of the time; GRU and LSTM, float32 and
 # float64, Intel Xeon with AVX-512; benchmarks/README.md, item 25).  Over
-# thirteen other shapes it won or tied wherever the batch had no more rows
-# than the layer has units, and lost (up to 1.21 of the time) wherever it had
-# more (B=128 and 256 at H=64, B=256 at H=128, B=512 at H=256).  So a step
-# takes the one GEMM where the BLAS has more than one thread, the step's
-# product is at least ``WIDE_STEP_WORK`` multiply-adds (the estimators' own
-# threshold for a second BLAS thread, ``_base.SINGLE_THREAD_STEP_WORK``) and
-# the batch has at most ``WIDE_ROWS_PER_UNIT`` rows per unit.
+# eleven other shapes it won or tied (at most 1.04 of the time) wherever the
+# batch had no more rows than the layer has units, and lost (up to 1.21)
+# wherever it had more (B=128 and 256 at H=64, B=256 at H=128, B=512 at
+# H=256).  So a step takes the one GEMM where the BLAS has more than one
+# thread, the step's product is at least ``WIDE_STEP_WORK`` multiply-adds (the
+# estimators' own threshold for a second BLAS thread,
+# ``_base.SINGLE_THREAD_STEP_WORK``) and the batch has at most
+# ``WIDE_ROWS_PER_UNIT`` rows per unit (a bound read off those measurements
+# on one machine, not derived).
 WIDE_STEP_WORK = 2**20
 WIDE_ROWS_PER_UNIT = 1
 
