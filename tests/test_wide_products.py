@@ -147,3 +147,28 @@ def test_blas_threads_follows_the_limit():
         assert blas_threads() == 1
     with threadpool_limits(2, user_api="blas"):
         assert blas_threads() == 2
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_one_gemm_with_no_running_rows(cell, monkeypatch):
+    """A batch of empty sequences runs steps with no rows: the one-GEMM route
+    must give them the zero state as the stacked route does."""
+    from sklearn_rnn import RNNClassifier
+
+    rng = np.random.RandomState(0)
+    X = [rng.standard_normal((n, 3)) for n in (4, 2, 3, 5)]
+    clf = RNNClassifier(cell=cell, hidden_layer_sizes=(4,), max_iter=3,
+                        random_state=0).fit(X, [0, 1, 0, 1])
+    empty = [np.zeros((0, 3))] * 3
+    force_wide(monkeypatch, on=False)
+    stacked = clf.predict_proba(empty + X)
+    routes = force_wide(monkeypatch, on=True)
+    wide = clf.predict_proba(empty + X)
+    assert routes and all(routes)
+    np.testing.assert_allclose(wide, stacked, rtol=1e-12)
+    assert np.all(wide[:3] == wide[0])  # the zero state's prediction, three times
+    routes.clear()
+    only_empty = clf.predict_proba(empty)
+    assert routes and all(routes)
+    np.testing.assert_allclose(only_empty, stacked[:3], rtol=1e-12)

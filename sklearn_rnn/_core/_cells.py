@@ -209,7 +209,8 @@ def gate_products(x, W, out):
         return np.matmul(x, W, out=out)
     n, H = x.shape[0], out.shape[-1]
     product = np.matmul(x, W.W, out=W.out[:n])
-    return product.reshape(n, -1, H).transpose(1, 0, 2)
+    # G spelled out: with no rows running (n = 0), -1 could not be inferred.
+    return product.reshape(n, len(out), H).transpose(1, 0, 2)
 
 
 def recurrent_gradient(blocks, W_hh, side_by_side, out):
