@@ -234,8 +234,8 @@ def forward_direction(
                     np.copyto(row[:, -H:], trace.h[prev, :n])
                     a = cell.preactivations(trace, t, n, cur)
                     # [x_t, 1, h] [W_ih, b, W_hh]^T for every gate
-                    a = gate_products(row, W_c, out=a)
-                    cell.activate(trace, t, n, prev, cur, a)
+                    pre = gate_products(row, W_c, out=a)
+                    cell.activate(trace, t, n, prev, cur, a, pre)
                 else:
                     a_x = block[:, t - lo, :n]
                     cell.forward_step(trace, t, n, prev, cur, a_x, w)

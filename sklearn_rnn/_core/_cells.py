@@ -305,12 +305,12 @@ class LSTMCell:
         gates = self.preactivations(trace, t, n, cur)
         products = gate_products(trace.h[prev, :n], w.products, gates)
         np.add(products, a_x, out=gates)  # -a_i, -a_f, -2 a_g, -a_o: scaled weights
-        self.activate(trace, t, n, prev, cur, gates)
+        self.activate(trace, t, n, prev, cur, gates, gates)
 
-    def activate(self, trace, t, n, prev, cur, pre):
-        """Finish step ``t`` from its ``(4, n, H)`` pre-activations ``pre``: the
-        step's slot of the trace (``preactivations``) or a view of a scratch."""
-        gates = trace.gates[t, :, :n]
+    def activate(self, trace, t, n, prev, cur, gates, pre):
+        """Finish step ``t`` from its ``(4, n, H)`` pre-activations ``pre`` (the
+        step's slot ``gates`` of the trace, from ``preactivations``, or a view
+        of a scratch), writing the activated gates into ``gates``."""
         # One sigmoid pass over all four gates: tanh(a_g) = 2 s(2 a_g) - 1.
         logistic_of_negated(pre, out=gates)
         i, f, g, o = gates
