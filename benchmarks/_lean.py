@@ -45,10 +45,10 @@ def _tanh_formula(dtype, size):
     return _activations._np_tanh
 
 
-def _sigmoid_of_negated_formula(dtype):
-    """The formula ``_activations.logistic_of_negated`` picks for ``dtype``."""
-    return _activations._LOGISTIC_OF_NEGATED_BY_DTYPE.get(
-        dtype, _activations._logistic_of_negated_via_exp)
+def _sigmoid_of_prescaled_formula(dtype):
+    """The formula ``_activations.logistic_of_prescaled`` picks for ``dtype``."""
+    return _activations._LOGISTIC_OF_PRESCALED_BY_DTYPE.get(
+        dtype, _activations._LOGISTIC_OF_NEGATED)[1]
 
 
 def lean_pass(cell, net, params, batches):
@@ -127,11 +127,11 @@ def _lstm(cell, p, T, B, H, dtype):
     product_gates = product.reshape(B, 4, H).transpose(1, 0, 2)
     k = _activations.constants(dtype)
     two, one = k.two, k.one
-    sigmoid_of_negated = _sigmoid_of_negated_formula(dtype)
+    sigmoid_of_prescaled = _sigmoid_of_prescaled_formula(dtype)
     tanh = _tanh_formula(dtype, B * H)
     matmul, multiply, copyto = np.matmul, np.multiply, np.copyto
     add, subtract = np.add, np.subtract
-    scale = gate_scale_of(cell)
+    scale = gate_scale_of(cell, dtype)
 
     def run(X, ws):
         # The engine's choice of route, made as it makes it at each call.
@@ -154,7 +154,7 @@ def _lstm(cell, p, T, B, H, dtype):
                 row = rows[t - lo]
                 copyto(row[:, -H:], hs[t])
                 matmul(row, W_step, out=out_step)
-                sigmoid_of_negated(pre, out=gates)
+                sigmoid_of_prescaled(pre, out=gates)
                 multiply(g, two, out=g)
                 subtract(g, one, out=g)
                 multiply(f, c, out=c)
@@ -175,10 +175,10 @@ def _gru(cell, p, T, B, H, dtype):
     r, z, n = gates
     product = np.zeros((B, 3 * H), dtype)  # the one-GEMM route's scratch
     product_gates = product.reshape(B, 3, H).transpose(1, 0, 2)
-    sigmoid_of_negated = _sigmoid_of_negated_formula(dtype)
+    sigmoid_of_prescaled = _sigmoid_of_prescaled_formula(dtype)
     tanh = _tanh_formula(dtype, B * H)
     matmul, multiply, add, subtract = np.matmul, np.multiply, np.add, np.subtract
-    scale = gate_scale_of(cell)
+    scale = gate_scale_of(cell, dtype)
 
     def run(X, ws):
         # The engine's choice of route, made as it makes it at each call.
@@ -200,7 +200,7 @@ def _gru(cell, p, T, B, H, dtype):
                 h_prev, h = hs[t], hs[t + 1]
                 matmul(h_prev, W_step, out=out_step)
                 add(p_rz, a_rz[:, t - lo], out=rz)
-                sigmoid_of_negated(rz, out=rz)
+                sigmoid_of_prescaled(rz, out=rz)
                 add(p_n, b_hn, out=hn)
                 multiply(r, hn, out=n)
                 add(n, a_n[t - lo], out=n)

@@ -31,9 +31,10 @@ def _inputs(dtype):
     return np.concatenate([rng.normal(scale=4.0, size=2000), extremes]).astype(dtype)
 
 
-LOGISTICS_OF_NEGATED = [
-    act._logistic_of_negated_via_exp,
-    act._logistic_of_negated_via_tanh,
+# The sigmoid of a pre-activation the cells scale by s before the formula.
+LOGISTICS_OF_PRESCALED = [
+    (-1.0, act._logistic_of_negated_via_exp),
+    (0.5, act._logistic_of_halved_via_tanh),
 ]
 
 
@@ -41,10 +42,16 @@ def expit_of_negated(x):
     return expit(-x)
 
 
+def expit_of_doubled(x):
+    return expit(2.0 * x)
+
+
+TEXTBOOK_OF_PRESCALED = {-1.0: expit_of_negated, 0.5: expit_of_doubled}
+
 FORMULAS = (
     [(f, np.tanh) for f in TANHS]
     + [(f, expit) for f in LOGISTICS]
-    + [(f, expit_of_negated) for f in LOGISTICS_OF_NEGATED]
+    + [(f, TEXTBOOK_OF_PRESCALED[s]) for s, f in LOGISTICS_OF_PRESCALED]
 )
 
 
@@ -93,17 +100,25 @@ def test_public_functions_dispatch_to_one_of_the_formulas(dtype, n_copies):
     x = np.tile(_inputs(dtype), n_copies)
     with np.errstate(over="ignore"):  # as in the time loop
         tanh, logistic = act.tanh(x), act.logistic(x)
-        of_negated = act.logistic_of_negated(x)
+        s = act.logistic_prescale(np.dtype(dtype))
+        of_prescaled = act.logistic_of_prescaled(x)
+        of_scaled_x = act.logistic_of_prescaled(x * dtype(s))
         np.testing.assert_allclose(tanh, np.tanh(x), rtol=0, atol=ATOL[dtype])
         assert any(np.array_equal(tanh, f(x)) for f in TANHS)
         assert any(np.array_equal(logistic, f(x)) for f in LOGISTICS)
-        assert any(np.array_equal(of_negated, f(x)) for f in LOGISTICS_OF_NEGATED)
+        assert any(
+            s == scale and np.array_equal(of_prescaled, f(x))
+            for scale, f in LOGISTICS_OF_PRESCALED
+        )
+    # The prescale and the formula agree: the sigmoid of x itself.
+    np.testing.assert_allclose(of_scaled_x, expit(x.astype(np.float64)),
+                               rtol=0, atol=ATOL[dtype])
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16])
 def test_constants_are_read_only_0d_arrays_of_the_dtype(dtype):
     k = act.constants(np.dtype(dtype))
-    assert [float(v) for v in k] == [0.5, 1.0, 2.0, -0.5, -2.0]
+    assert [float(v) for v in k] == [0.5, 1.0, 2.0, -2.0]
     for value in k:
         assert value.shape == () and value.dtype == dtype
         with pytest.raises(ValueError, match="read-only"):

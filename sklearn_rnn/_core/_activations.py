@@ -14,11 +14,12 @@ calls and ``tanh`` costs twice what ``exp`` does, so the float64 tanh is fastest
 sigmoid as ``1 / (1 + exp(-x))`` (17 us against 27 us).  The float32 tanh takes that
 exp form too from 16384 values on: alone it takes 0.75 of ``np.tanh``'s time at
 16384 values and 0.7 from 32768 on (1.15 at 4096, 0.88 at 8192, where inside the
-time loop it gained nothing).  ``tanh`` and ``logistic`` pick their formula by dtype
-and CPU once, at import (the float32 tanh by size too); every formula is exact up to
-rounding (the exp-based tanh to a few units of ``1e-16`` absolute, which matters
-only for outputs below about ``1e-8``).  ``np.divide(1.0, x)`` is used because
-``np.reciprocal`` is not vectorised and runs 3x slower.
+time loop it gained nothing).  ``tanh``, ``logistic`` and ``logistic_of_prescaled``
+pick their formula by dtype and CPU once, at import (the float32 tanh by size too);
+every formula is exact up to rounding (the exp-based tanh to a few units of
+``1e-16`` absolute, which matters only for outputs below about ``1e-8``).
+``np.divide(1.0, x)`` is used because ``np.reciprocal`` is not vectorised and runs
+3x slower.
 
 Overflow: in the exp forms, ``exp`` overflows to inf for large arguments, which
 gives the exact limit of the formula (``1 / inf = 0``).  These functions do not
@@ -46,12 +47,11 @@ class Constants(NamedTuple):
     half: np.ndarray
     one: np.ndarray
     two: np.ndarray
-    minus_half: np.ndarray
     minus_two: np.ndarray
 
 
 def _constants_of(dtype):
-    values = [np.full((), value, dtype) for value in (0.5, 1.0, 2.0, -0.5, -2.0)]
+    values = [np.full((), value, dtype) for value in (0.5, 1.0, 2.0, -2.0)]
     for value in values:
         value.flags.writeable = False
     return Constants(*values)
@@ -82,7 +82,9 @@ def _tanh_via_exp(x, out=None):
 
 
 def _logistic_via_tanh(x, out=None):
-    return _half_tanh_plus_half(x, constants(x.dtype).half, out)
+    """``0.5 * tanh(x / 2) + 0.5``."""
+    halved = np.multiply(x, constants(x.dtype).half, out=out)
+    return _logistic_of_halved_via_tanh(halved, out=halved)
 
 
 def _logistic_of_negated_via_exp(z, out=None):
@@ -93,17 +95,11 @@ def _logistic_of_negated_via_exp(z, out=None):
     return np.divide(k.one, out, out=out)
 
 
-def _logistic_of_negated_via_tanh(z, out=None):
-    """``0.5 - 0.5 * tanh(z / 2)``: the sigmoid of ``-z`` through tanh."""
-    return _half_tanh_plus_half(z, constants(z.dtype).minus_half, out)
-
-
-def _half_tanh_plus_half(x, factor, out):
-    """``0.5 * tanh(factor * x) + 0.5``: the sigmoid of ``x`` for ``factor = 0.5``,
-    of ``-x`` for ``factor = -0.5``."""
-    half = constants(x.dtype).half
-    out = np.multiply(x, factor, out=out)
-    np.tanh(out, out=out)
+def _logistic_of_halved_via_tanh(z, out=None):
+    """``0.5 * tanh(z) + 0.5``: the sigmoid of ``2 z`` through tanh, one pass
+    fewer than the sigmoid (no halving of the argument)."""
+    half = constants(z.dtype).half
+    out = np.tanh(z, out=out)
     out *= half
     out += half
     return out
@@ -124,14 +120,14 @@ def _np_tanh(x, out=None):
 
 if _numpy_has_avx512_kernels():
     _LOGISTIC_BY_DTYPE = {np.dtype(np.float32): _logistic_via_tanh}
-    _LOGISTIC_OF_NEGATED_BY_DTYPE = {
-        np.dtype(np.float32): _logistic_of_negated_via_tanh
+    _LOGISTIC_OF_PRESCALED_BY_DTYPE = {
+        np.dtype(np.float32): (0.5, _logistic_of_halved_via_tanh)
     }
     # Arrays of at least this many values take the exp form of tanh; absent: never.
     _TANH_VIA_EXP_FROM = {}
 else:
     _LOGISTIC_BY_DTYPE = {}
-    _LOGISTIC_OF_NEGATED_BY_DTYPE = {}
+    _LOGISTIC_OF_PRESCALED_BY_DTYPE = {}
     _TANH_VIA_EXP_FROM = {np.dtype(np.float64): 0, np.dtype(np.float32): 16384}
 
 
@@ -140,14 +136,28 @@ def logistic(x, out=None):
     return _LOGISTIC_BY_DTYPE.get(x.dtype, _logistic_via_exp)(x, out=out)
 
 
-def logistic_of_negated(z, out=None):
-    """Sigmoid of ``-z``, ``1 / (1 + exp(z))``, in place when ``out is z``.
+_LOGISTIC_OF_NEGATED = (-1.0, _logistic_of_negated_via_exp)
 
-    The recurrent cells compute their sigmoid gates' pre-activations negated
-    (their weights scaled by -1 once per direction), which saves the exp form
-    its first pass, a negation over all the gates of every step.
+
+def logistic_prescale(dtype):
+    """The factor ``s`` by which :func:`logistic_of_prescaled` takes its
+    argument: -1 where the sigmoid's formula is the exp form, 0.5 where it is
+    the tanh form."""
+    return _LOGISTIC_OF_PRESCALED_BY_DTYPE.get(dtype, _LOGISTIC_OF_NEGATED)[0]
+
+
+def logistic_of_prescaled(z, out=None):
+    """Sigmoid of ``z / s`` for ``s = logistic_prescale(z.dtype)``, in place
+    when ``out is z``: ``1 / (1 + exp(z))`` for ``s = -1``, ``0.5 * tanh(z) +
+    0.5`` for ``s = 0.5``.
+
+    The recurrent cells compute their sigmoid gates' pre-activations times
+    ``s`` (their weights scaled once per direction; by -1 or 0.5, exactly in
+    floating point), which saves either formula its first pass over all the
+    gates of every step: the negation of the exp form, the halving of the tanh
+    form.
     """
-    formula = _LOGISTIC_OF_NEGATED_BY_DTYPE.get(z.dtype, _logistic_of_negated_via_exp)
+    formula = _LOGISTIC_OF_PRESCALED_BY_DTYPE.get(z.dtype, _LOGISTIC_OF_NEGATED)[1]
     return formula(z, out=out)
 
 

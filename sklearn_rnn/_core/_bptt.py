@@ -189,7 +189,7 @@ def forward_direction(
         trace.h[0] = initial[0]
         if cell.has_cell_state:
             trace.c[0] = initial[1]
-    scale = gate_scale_of(cell)
+    scale = gate_scale_of(cell, dtype)
     width = X.shape[1] + 1 + H  # of a fused input row [x_t, 1, h]
     # Fused where its rows take no more memory than the projection would
     # (which the gate gradients of the backward pass take over); the fused

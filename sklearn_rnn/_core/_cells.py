@@ -38,14 +38,16 @@ length, longest first, so the rows still inside their sequence form a prefix
 (PyTorch's packed sequences use the same idea).  Rows that have finished keep their
 last state, rows not yet started (reverse direction) keep the zero initial state.
 
-Each cell declares a ``gate_scale``, one factor per gate by which its forward
-step computes that gate's pre-activation: -1 for a sigmoid gate, so that the
-sigmoid is ``1 / (1 + exp(z))`` of what the GEMMs give (no negation pass); -2
-for the LSTM's g gate, whose tanh is taken from the same pass as
-``2 s(2 a) - 1``.  The factors go into scaled copies of the weights and biases,
-made once per direction (a few ``G * H * (D + H)`` values); scaling by -1 or -2
-is exact in floating point, so the activated gates are those of the unscaled
-formulas.  The backward pass uses the weights as they are.
+Each cell's ``gate_scale(dtype)`` gives one factor per gate by which its
+forward step computes that gate's pre-activation: for a sigmoid gate the
+factor ``s`` of ``_activations.logistic_of_prescaled`` (-1 where the sigmoid is
+``1 / (1 + exp(z))`` of what the GEMMs give, 0.5 where it is ``0.5 * tanh(z) +
+0.5``: either way no pass over the gates before the formula); ``2 s`` for the
+LSTM's g gate, whose tanh is taken from the same pass as ``2 s(2 a) - 1``.  The
+factors go into scaled copies of the weights and biases, made once per
+direction (a few ``G * H * (D + H)`` values); scaling by a power of two or its
+negative is exact in floating point, so the activated gates are those of the
+unscaled formulas.  The backward pass uses the weights as they are.
 
 The input projection ``x_t W_ih^T + b_ih`` is computed for all steps before the
 loop, gate-major ``(G, T, B, H)``: one GEMM per gate writes it in place, where a
@@ -76,7 +78,8 @@ from ._activations import (
     constants,
     inplace_logistic_derivative,
     inplace_tanh_derivative,
-    logistic_of_negated,
+    logistic_of_prescaled,
+    logistic_prescale,
     tanh,
 )
 from ._workspace import FRESH
@@ -138,11 +141,13 @@ def per_gate(W, n_gates):
     return W.reshape(n_gates, -1, *W.shape[1:])
 
 
-def gate_scale_of(cell):
-    """``(G, 1, 1)`` array of the cell's gate scale factors, None if all are 1."""
-    if all(factor == 1.0 for factor in cell.gate_scale):
+def gate_scale_of(cell, dtype):
+    """``(G, 1, 1)`` array of the cell's gate scale factors for ``dtype``, None
+    if all are 1."""
+    factors = cell.gate_scale(np.dtype(dtype))
+    if all(factor == 1.0 for factor in factors):
         return None
-    return np.array(cell.gate_scale)[:, None, None]
+    return np.array(factors)[:, None, None]
 
 
 def scaled_gates(W, scale):
@@ -245,7 +250,9 @@ class ElmanCell:
     fused_input = False
     # b_hh adds to the same pre-activation as b_ih, so it joins the hoisted projection.
     folded_bias_gates = 1
-    gate_scale = (1.0,)
+
+    def gate_scale(self, dtype):
+        return (1.0,)
 
     def __init__(self, activation="tanh"):
         self.activation = ACTIVATIONS[activation]
@@ -283,7 +290,9 @@ class LSTMCell:
     fused_input = True  # see _bptt.fused_input_weights
     folded_bias_gates = 4
     # The forward step computes -a_i, -a_f, -2 a_g, -a_o (see the module docstring).
-    gate_scale = (-1.0, -1.0, -2.0, -1.0)
+    def gate_scale(self, dtype):
+        s = logistic_prescale(dtype)  # s a_i, s a_f, 2 s a_g, s a_o
+        return (s, s, 2.0 * s, s)
 
     def allocate(self, T, B, H, dtype, keep=True, ws=FRESH, padded=True):
         c = (state_arrays(T, B, H, dtype, ws, padded) if keep
@@ -304,7 +313,7 @@ class LSTMCell:
     def forward_step(self, trace, t, n, prev, cur, a_x, w):
         gates = self.preactivations(trace, t, n, cur)
         products = gate_products(trace.h[prev, :n], w.products, gates)
-        np.add(products, a_x, out=gates)  # -a_i, -a_f, -2 a_g, -a_o: scaled weights
+        np.add(products, a_x, out=gates)  # scaled by gate_scale: scaled weights
         self.activate(trace, t, n, prev, cur, gates, gates)
 
     def activate(self, trace, t, n, prev, cur, gates, pre):
@@ -312,7 +321,7 @@ class LSTMCell:
         step's slot ``gates`` of the trace, from ``preactivations``, or a view
         of a scratch), writing the activated gates into ``gates``."""
         # One sigmoid pass over all four gates: tanh(a_g) = 2 s(2 a_g) - 1.
-        logistic_of_negated(pre, out=gates)
+        logistic_of_prescaled(pre, out=gates)
         i, f, g, o = gates
         k = constants(gates.dtype)  # 0-d arrays: see _activations.Constants
         g *= k.two
@@ -362,9 +371,11 @@ class GRUCell:
     fused_input = False
     # b_hr and b_hz join the hoisted input projection; b_hn sits inside r * (...).
     folded_bias_gates = 2
-    # The forward step computes -a_r, -a_z (see the module docstring); the n
-    # gate's recurrent product is kept as it is, for the backward pass.
-    gate_scale = (-1.0, -1.0, 1.0)
+    def gate_scale(self, dtype):
+        # The forward step computes s a_r, s a_z (see the module docstring); the
+        # n gate's recurrent product is kept as it is, for the backward pass.
+        s = logistic_prescale(dtype)
+        return (s, s, 1.0)
 
     def allocate(self, T, B, H, dtype, keep=True, ws=FRESH, padded=True):
         return GRUTrace(
@@ -385,8 +396,8 @@ class GRUCell:
         # in a scratch (one GEMM), read before the n gate's slot is written.
         products = gate_products(h_prev, w.products, gates)
         rz = gates[:2]
-        np.add(products[:2], a_x[:2], out=rz)  # -a_r, -a_z
-        logistic_of_negated(rz, out=rz)
+        np.add(products[:2], a_x[:2], out=rz)  # s a_r, s a_z
+        logistic_of_prescaled(rz, out=rz)
         hn = np.add(products[2], w.b_hh[2], out=trace.hn[t, :n])
         np.multiply(r, hn, out=n_gate)
         n_gate += a_x[2]
