@@ -289,9 +289,11 @@ class LSTMCell:
     has_cell_state = True
     fused_input = True  # see _bptt.fused_input_weights
     folded_bias_gates = 4
-    # The forward step computes -a_i, -a_f, -2 a_g, -a_o (see the module docstring).
+
     def gate_scale(self, dtype):
-        s = logistic_prescale(dtype)  # s a_i, s a_f, 2 s a_g, s a_o
+        # The forward step computes s a_i, s a_f, 2 s a_g, s a_o, s the factor
+        # of the sigmoid's formula for dtype (see the module docstring).
+        s = logistic_prescale(dtype)
         return (s, s, 2.0 * s, s)
 
     def allocate(self, T, B, H, dtype, keep=True, ws=FRESH, padded=True):
@@ -313,7 +315,7 @@ class LSTMCell:
     def forward_step(self, trace, t, n, prev, cur, a_x, w):
         gates = self.preactivations(trace, t, n, cur)
         products = gate_products(trace.h[prev, :n], w.products, gates)
-        np.add(products, a_x, out=gates)  # scaled by gate_scale: scaled weights
+        np.add(products, a_x, out=gates)  # s a_i, s a_f, 2 s a_g, s a_o: scaled weights
         self.activate(trace, t, n, prev, cur, gates, gates)
 
     def activate(self, trace, t, n, prev, cur, gates, pre):
@@ -371,6 +373,7 @@ class GRUCell:
     fused_input = False
     # b_hr and b_hz join the hoisted input projection; b_hn sits inside r * (...).
     folded_bias_gates = 2
+
     def gate_scale(self, dtype):
         # The forward step computes s a_r, s a_z (see the module docstring); the
         # n gate's recurrent product is kept as it is, for the backward pass.
