@@ -32,6 +32,7 @@ from ._cells import (
     gate_products,
     gate_scale_of,
     per_gate,
+    row_major,
     scaled_gates,
     step_weights,
 )
@@ -262,7 +263,9 @@ def fused_input_weights(W_x, b_x, W_T):
     the projection they replace, whose place they take (``forward_direction``
     fuses only then).
     """
-    return np.concatenate([W_x.mT, b_x[:, None, :], W_T], axis=1)
+    # row-major (see _cells.row_major): concatenate would follow its operands'
+    # transposed layout
+    return row_major(np.concatenate([W_x.mT, b_x[:, None, :], W_T], axis=1))
 
 
 def fused_input_weights_side_by_side(W_x, b_x, W_h):
@@ -271,7 +274,9 @@ def fused_input_weights_side_by_side(W_x, b_x, W_h):
     gates (``_cells.gate_products``); ``W_h`` is the recurrent side already in
     that form (``StepWeights.products.W``).  Made once per direction."""
     G, H = b_x.shape
-    return np.concatenate([W_x.reshape(G * H, -1).T, b_x.reshape(1, G * H), W_h])
+    return row_major(
+        np.concatenate([W_x.reshape(G * H, -1).T, b_x.reshape(1, G * H), W_h])
+    )
 
 
 def fused_input_rows(X, n_steps, H, memory):
@@ -313,7 +318,7 @@ def backward_direction(
     dA_h = new((n_separate, n_steps, B, H), dA_x.dtype) if n_separate else None
     dh = np.zeros((B, H), d_out.dtype)
     dc = np.zeros((B, H), d_out.dtype) if cell.has_cell_state else None
-    w = step_weights(p.weight_hh, p.bias_hh, cell.n_gates)
+    w = step_weights(p.weight_hh, p.bias_hh, cell.n_gates, forward=False)
     scratch = cell.backward_scratch(B, H, d_out.dtype, ws)
     for t in step_order(n_steps, reverse, backward=True):
         prev, cur = state_indices(t, reverse)

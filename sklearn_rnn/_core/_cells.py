@@ -167,7 +167,9 @@ class WideProduct(NamedTuple):
 
 class StepWeights(NamedTuple):
     """A direction's recurrent weights as its time loop uses them, prepared once
-    per direction (views; the scaled ``W_T`` a copy) so that no step rebuilds them."""
+    per direction so that no step rebuilds them: views of ``W_hh`` and
+    ``b_hh``, and for the forward steps row-major copies (see
+    :func:`step_weights`)."""
 
     W_T: np.ndarray  # (G, H, H): scale_g * W_g^T per gate, multiplies h_{t-1}
     W: np.ndarray  # (G, H, H): W_g per gate, multiplies a gate gradient from the right
@@ -176,21 +178,47 @@ class StepWeights(NamedTuple):
     products: object  # what a forward step multiplies h_{t-1} by: W_T or a WideProduct
 
 
-def step_weights(W_hh, b_hh, n_gates, scale=None, product=None):
+def step_weights(W_hh, b_hh, n_gates, scale=None, product=None, forward=True):
     """:class:`StepWeights` of a fused ``(G * H, H)`` ``W_hh`` and its ``b_hh``;
     ``scale`` (see :func:`gate_scale_of`) scales ``W_T`` only.  With a
     ``(B, G * H)`` scratch ``product``, the forward steps multiply ``h_{t-1}``
-    by all gates' weights in one GEMM into it (see :func:`gate_products`); its
-    weights are a view of the same scaled copy as ``W_T``."""
+    by all gates' weights in one GEMM into it (see :func:`gate_products`).
+    ``forward=False`` leaves ``W_T`` and ``products`` None: a backward step
+    multiplies by ``W`` and ``W_hh`` only.
+
+    The weights a forward step multiplies by are row-major copies, not the
+    transposed views ``W_g.T`` of ``W_hh``: OpenBLAS runs the step's thin
+    product ``h_{t-1} W`` up to twice as fast with its right operand
+    row-major (:func:`row_major`).
+    """
     W = per_gate(W_hh, n_gates)
-    scaled = scaled_gates(W, scale)
-    W_T = scaled.mT
-    products = W_T
-    if product is not None:
-        products = WideProduct(scaled.reshape(-1, W.shape[-1]).T, product)
+    W_T = products = None
+    if forward:
+        W_T = row_major(scaled_gates(W, scale).mT)
+        products = W_T
+        if product is not None:
+            # gate g's (H, H) block in columns g * H:(g + 1) * H
+            side_by_side = row_major(W_T.transpose(1, 0, 2).reshape(W.shape[-1], -1))
+            products = WideProduct(side_by_side, product)
     return StepWeights(
         W_T=W_T, W=W, b_hh=per_gate(b_hh, n_gates), W_hh=W_hh, products=products
     )
+
+
+def row_major(A):
+    """``A`` as a C-contiguous array: itself if it is one, else a copy.
+
+    The weights a time step multiplies by are made row-major once per
+    direction.  A step's product ``h_{t-1} W``, ``(n, K)`` by ``(K, G * H)``
+    stacked or side by side, took up to twice as long in OpenBLAS's AVX-512
+    kernels with ``W`` a transposed view of ``W_hh``; with ``W`` row-major,
+    on one and two threads (AMD EPYC with AVX-512; benchmarks/README.md,
+    item 28): float32 0.47 to 0.56 of the time at B=32 H=64, 0.75 to 0.89 at
+    B=64 H=128 and B=128 H=256; float64 0.63 to 0.71 at B=32, 0.84 to 1.09
+    at B=64, 0.97 to 0.98 at B=128.  With OpenBLAS's AVX2 kernels, run on
+    the same CPU, the row-major ``W`` took 0.93 to 1.08 of the view's time.
+    """
+    return np.ascontiguousarray(A)
 
 
 def gate_products(x, W, out):
