@@ -1,0 +1,88 @@
+"""The weights a forward step multiplies by (``_cells.step_weights``,
+``_bptt.fused_input_weights``): their values, and their row-major layout, which
+OpenBLAS's AVX-512 kernels run the steps' thin products up to twice as fast
+with (benchmarks/README.md, item 28)."""
+
+import numpy as np
+import pytest
+
+from sklearn_rnn._core._bptt import (
+    fused_input_weights,
+    fused_input_weights_side_by_side,
+)
+from sklearn_rnn._core._cells import WideProduct, row_major, step_weights
+
+G, H, D, B = 3, 5, 4, 2
+
+
+def _weights(dtype):
+    rng = np.random.default_rng(0)
+    W_hh = rng.standard_normal((G * H, H)).astype(dtype)
+    b_hh = rng.standard_normal(G * H).astype(dtype)
+    scale = np.array([0.5, -1.0, 2.0])[:, None, None]
+    return W_hh, b_hh, scale
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("with_scale", [False, True])
+def test_forward_weights_are_row_major_scaled_transposes(dtype, with_scale):
+    W_hh, b_hh, scale = _weights(dtype)
+    factors = scale if with_scale else None
+    w = step_weights(W_hh, b_hh, G, factors)
+    expected = np.stack([
+        W_hh[g * H:(g + 1) * H].T * (scale[g, 0, 0] if with_scale else 1.0)
+        for g in range(G)
+    ]).astype(dtype)
+    assert w.W_T.flags.c_contiguous
+    assert w.W_T.dtype == dtype
+    np.testing.assert_array_equal(w.W_T, expected)
+    assert w.products is w.W_T
+    # The views of the backward pass are left as they are.
+    assert np.shares_memory(w.W, W_hh) and w.W_hh is W_hh
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_side_by_side_weights_are_row_major_and_hold_each_gate(dtype):
+    W_hh, b_hh, scale = _weights(dtype)
+    w = step_weights(W_hh, b_hh, G, scale, product=np.empty((B, G * H), dtype))
+    assert isinstance(w.products, WideProduct)
+    side = w.products.W
+    assert side.shape == (H, G * H) and side.flags.c_contiguous
+    for g in range(G):
+        np.testing.assert_array_equal(side[:, g * H:(g + 1) * H], w.W_T[g])
+    h = np.random.default_rng(1).standard_normal((B, H)).astype(dtype)
+    np.testing.assert_allclose(
+        (h @ side).reshape(B, G, H).transpose(1, 0, 2), h @ w.W_T,
+        rtol=1e-5 if dtype == np.float32 else 1e-12,
+    )
+
+
+def test_backward_weights_build_no_forward_copy():
+    W_hh, b_hh, _ = _weights(np.float64)
+    w = step_weights(W_hh, b_hh, G, forward=False)
+    assert w.W_T is None and w.products is None
+    assert w.W_hh is W_hh and np.shares_memory(w.W, W_hh)
+
+
+def test_fused_input_weights_are_row_major_in_both_forms():
+    W_hh, b_hh, scale = _weights(np.float64)
+    rng = np.random.default_rng(2)
+    W_x = rng.standard_normal((G, H, D))  # per gate (H, D), as projection_weights
+    b_x = rng.standard_normal((G, H))
+    w = step_weights(W_hh, b_hh, G, scale, product=np.empty((B, G * H)))
+    stacked = fused_input_weights(W_x, b_x, w.W_T)
+    side = fused_input_weights_side_by_side(W_x, b_x, w.products.W)
+    assert stacked.shape == (G, D + 1 + H, H) and stacked.flags.c_contiguous
+    assert side.shape == (D + 1 + H, G * H) and side.flags.c_contiguous
+    for g in range(G):
+        block = np.concatenate([W_x[g].T, b_x[g][None], w.W_T[g]])
+        np.testing.assert_array_equal(stacked[g], block)
+        np.testing.assert_array_equal(side[:, g * H:(g + 1) * H], block)
+
+
+def test_row_major_copies_only_what_is_not_row_major():
+    A = np.arange(12.0).reshape(3, 4)
+    assert row_major(A) is A
+    T = row_major(A.T)
+    assert T.flags.c_contiguous and not np.shares_memory(T, A)
+    np.testing.assert_array_equal(T, A.T)
