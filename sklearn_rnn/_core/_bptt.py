@@ -69,12 +69,17 @@ class LayerParams(NamedTuple):
     bias_hh: np.ndarray  # (G * H,)
 
 
-def projection_weights(cell, p, scale):
+def projection_weights(cell, p, scale, columns=None):
     """The input projection's ``(G, H, D)`` weights and ``(G, H)`` bias, per gate:
     ``W_ih`` and ``b_ih`` (plus ``b_hh`` where the cell allows), each gate times
-    its factor in ``scale`` (see :func:`gate_scale_of`).  Made once per direction."""
+    its factor in ``scale`` (see :func:`gate_scale_of`).  Made once per direction.
+    With ``columns`` (see :func:`used_columns`), only those columns of ``W_ih``:
+    ``(G, H, len(columns))``."""
     G = cell.n_gates
-    W = scaled_gates(per_gate(p.weight_ih, G), scale)
+    W = per_gate(p.weight_ih, G)
+    if columns is not None:
+        W = W[..., columns]
+    W = scaled_gates(W, scale)
     bias = per_gate(p.bias_ih, G).copy()
     folded = cell.folded_bias_gates
     bias[:folded] += per_gate(p.bias_hh, G)[:folded]
@@ -88,13 +93,35 @@ def input_projection(X, W, bias, n_steps, ws=FRESH):
     per-gate weights and bias of :func:`projection_weights`."""
     G, H = bias.shape
     if sp.issparse(X):
-        proj = gate_major(np.asarray(X @ W.reshape(G * H, -1).T), G)
+        # scipy copies a dense operand that is not row-major: give it one
+        proj = gate_major(np.asarray(X @ row_major(W.reshape(G * H, -1).T)), G)
     else:
         dtype = np.result_type(X.dtype, W.dtype)
         proj = ws.empty((G, X.shape[0], H), dtype)
         np.matmul(X, W.mT, out=proj)
     proj += bias[:, None]
     return proj.reshape(G, n_steps, -1, H)
+
+
+def used_columns(X):
+    """``(columns, X_used)`` for a sparse ``X``: the sorted columns holding a
+    stored value, and ``X`` as a CSR matrix of those columns alone (the same
+    values in the same order, their column indices renumbered).
+
+    A batch of one-hot tokens uses a few thousand of a vocabulary's columns at
+    most; restricted to them, the input projection and the gradient of
+    ``W_ih`` touch ``G * H`` values per used column instead of per column of
+    the vocabulary (a text pipeline's training epoch spent a third of its
+    time copying, scaling and adding whole ``(G * H, D)`` matrices before;
+    benchmarks/README.md, item 29).  The products sum the same terms in the
+    same order, so the results are the same bits.
+    """
+    X = X.tocsr()
+    columns, renumbered = np.unique(X.indices, return_inverse=True)
+    X_used = sp.csr_matrix(
+        (X.data, renumbered.reshape(-1), X.indptr), shape=(X.shape[0], len(columns))
+    )
+    return columns, X_used
 
 
 def gate_major(A, n_gates):
@@ -191,6 +218,9 @@ def forward_direction(
         if cell.has_cell_state:
             trace.c[0] = initial[1]
     scale = gate_scale_of(cell, dtype)
+    columns = None
+    if sp.issparse(X):
+        columns, X = used_columns(X)
     width = X.shape[1] + 1 + H  # of a fused input row [x_t, 1, h]
     # Fused where its rows take no more memory than the projection would
     # (which the gate gradients of the backward pass take over); the fused
@@ -204,7 +234,7 @@ def forward_direction(
     wide = wide_products(cell.n_gates, B, width if fused else H, H)
     product = ws.empty((B, cell.n_gates * H), dtype) if wide else None
     w = step_weights(p.weight_hh, p.bias_hh, cell.n_gates, scale, product)
-    W_x, b_x = projection_weights(cell, p, scale)
+    W_x, b_x = projection_weights(cell, p, scale, columns)
     if fused:
         if wide:
             W_c = WideProduct(fused_input_weights_side_by_side(
@@ -356,7 +386,11 @@ def direction_param_grads(trace, X, dA_x, dA_h, reverse, g):
     folded = G if dA_h is None else G - dA_h.shape[0]
     dA_x = dA_x.reshape(G, -1, H)
     h_prev = (trace.h[1:] if reverse else trace.h[:-1]).reshape(-1, H)
-    g.weight_ih[...] += input_weight_gradient(X, dA_x)
+    if sp.issparse(X):
+        columns, X_used = used_columns(X)  # the other columns' gradient is zero
+        g.weight_ih[:, columns] += input_weight_gradient(X_used, dA_x)
+    else:
+        g.weight_ih[...] += input_weight_gradient(X, dA_x)
     ones = np.ones(dA_x.shape[1], dA_x.dtype)
     d_bias_ih = ones @ dA_x
     g.bias_ih[...] += d_bias_ih.reshape(-1)
