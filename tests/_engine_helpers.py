@@ -4,6 +4,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from sklearn_rnn._core._bptt import Batch, batch_sizes_from_lengths
+from sklearn_rnn._core._workspace import Workspace
 
 
 def make_batch(seqs, dtype=np.float64):
@@ -44,3 +45,15 @@ def make_targets(targets, order, lengths, return_sequences, weights):
         Y[: len(targets[i]), j] = targets[i]
         W[: len(targets[i]), j] = weights[i]
     return Y, W
+
+
+def run_engine(net, flat, seqs, dtype=np.float64, k=None):
+    """Loss, gradient and predictions of a two-class sequence-to-one problem
+    on ``seqs`` (class ``i % 2`` for sequence ``i``, unit weights), each call
+    with fresh workspaces."""
+    batch, order = make_batch(seqs, dtype)
+    targets = [np.eye(2)[i % 2] for i in range(len(seqs))]
+    Y, W = make_targets(targets, order, batch.lengths, False, np.ones(len(seqs)))
+    loss, grad = net.loss_and_grad(flat, batch, Y.astype(dtype), W.astype(dtype),
+                                   bptt_truncate=k, workspace=Workspace())
+    return loss, grad, net.predict(flat, batch, Workspace())

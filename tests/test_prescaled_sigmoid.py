@@ -8,6 +8,7 @@ kernels), so these tests force each pair in turn through the whole engine.
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from _engine_helpers import run_engine
 from test_activations import LOGISTICS_OF_PRESCALED
 from test_network import (
     LENGTHS,
@@ -17,7 +18,6 @@ from test_network import (
     make_problem,
     reference_fn,
 )
-from test_wide_products import _run
 
 from sklearn_rnn._core import _activations as act
 from sklearn_rnn._core._cells import gate_scale_of, make_cell
@@ -81,7 +81,7 @@ def test_both_pairs_give_the_same_model(cell, sparse, dtype, monkeypatch):
     results = []
     for pair in LOGISTICS_OF_PRESCALED:
         force_pair(monkeypatch, dtype, pair)
-        results.append(_run(net, flat.astype(dtype), seqs, dtype))
+        results.append(run_engine(net, flat.astype(dtype), seqs, dtype))
     (loss_a, grad_a, pred_a), (loss_b, grad_b, pred_b) = results
     assert grad_a.dtype == grad_b.dtype == dtype
     tol = {np.float64: 1e-12, np.float32: 1e-5}[dtype]
@@ -99,7 +99,7 @@ def test_a_factor_that_disagrees_with_the_formula_changes_the_model(monkeypatch)
     seqs = [rng.standard_normal((n, 3)) for n in (5, 3)]
     (_, exp_form), (_, tanh_form) = LOGISTICS_OF_PRESCALED
     force_pair(monkeypatch, np.float64, (-1.0, exp_form))
-    right = _run(net, flat, seqs)
+    right = run_engine(net, flat, seqs)
     force_pair(monkeypatch, np.float64, (0.5, exp_form))
-    wrong = _run(net, flat, seqs)
+    wrong = run_engine(net, flat, seqs)
     assert not np.allclose(right[2], wrong[2], rtol=1e-6)

@@ -5,11 +5,10 @@ it against dense input and against the unrestricted sparse products."""
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from _engine_helpers import make_batch, make_targets
+from _engine_helpers import run_engine
 
 import sklearn_rnn._core._bptt as bptt
 from sklearn_rnn._core._network import RecurrentNetwork
-from sklearn_rnn._core._workspace import Workspace
 
 D = 40  # input columns, most of them unused by the sequences below
 
@@ -43,16 +42,7 @@ def _problem(cell, bidirectional, seed=0):
         for t in range(n):
             x[t, rng.choice([1, 5, 6, 22, 39], size=2, replace=False)] = rng.randn(2)
         seqs.append(x)
-    targets = [np.eye(2)[i % 2] for i in range(len(seqs))]
-    return net, flat, seqs, targets
-
-
-def _run(net, flat, seqs, targets, k=None):
-    batch, order = make_batch(seqs)
-    Y, W = make_targets(targets, order, batch.lengths, False, np.ones(len(seqs)))
-    loss, grad = net.loss_and_grad(flat, batch, Y, W, bptt_truncate=k,
-                                   workspace=Workspace())
-    return loss, grad, net.predict(flat, batch, Workspace())
+    return net, flat, seqs
 
 
 def _all_columns(X):
@@ -66,10 +56,10 @@ def _all_columns(X):
 def test_restricted_sparse_input_equals_dense_and_unrestricted(
     cell, bidirectional, k, monkeypatch
 ):
-    net, flat, dense, targets = _problem(cell, bidirectional)
+    net, flat, dense = _problem(cell, bidirectional)
     sparse = [sp.csr_matrix(x) for x in dense]
-    loss, grad, pred = _run(net, flat, sparse, targets, k)
-    loss_d, grad_d, pred_d = _run(net, flat, dense, targets, k)
+    loss, grad, pred = run_engine(net, flat, sparse, k=k)
+    loss_d, grad_d, pred_d = run_engine(net, flat, dense, k=k)
     assert loss == pytest.approx(loss_d, rel=1e-12)
     np.testing.assert_allclose(grad, grad_d, rtol=1e-11, atol=1e-14)
     np.testing.assert_allclose(pred, pred_d, rtol=1e-12, atol=1e-15)
@@ -82,7 +72,7 @@ def test_restricted_sparse_input_equals_dense_and_unrestricted(
         assert direction.weight_ih.any()
     # The same bits as the products over every column.
     monkeypatch.setattr(bptt, "used_columns", _all_columns)
-    loss_a, grad_a, pred_a = _run(net, flat, sparse, targets, k)
+    loss_a, grad_a, pred_a = run_engine(net, flat, sparse, k=k)
     assert loss == loss_a
     np.testing.assert_array_equal(grad, grad_a)
     np.testing.assert_array_equal(pred, pred_a)

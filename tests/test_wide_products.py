@@ -4,7 +4,7 @@ against the stacked per-gate GEMMs, and the rule that picks it."""
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from _engine_helpers import make_batch, make_targets
+from _engine_helpers import run_engine
 from test_network import (
     LENGTHS,
     K,
@@ -17,7 +17,6 @@ from test_network import (
 import sklearn_rnn._core._bptt as bptt
 import sklearn_rnn._core._cells as cells
 from sklearn_rnn._core._network import RecurrentNetwork
-from sklearn_rnn._core._workspace import Workspace
 
 
 def force_wide(monkeypatch, on=True):
@@ -39,15 +38,6 @@ def force_wide(monkeypatch, on=True):
     return routes
 
 
-def _run(net, flat, seqs, dtype=np.float64, k=None):
-    batch, order = make_batch(seqs, dtype)
-    targets = [np.eye(2)[i % 2] for i in range(len(seqs))]
-    Y, W = make_targets(targets, order, batch.lengths, False, np.ones(len(seqs)))
-    loss, grad = net.loss_and_grad(flat, batch, Y.astype(dtype), W.astype(dtype),
-                                   bptt_truncate=k, workspace=Workspace())
-    return loss, grad, net.predict(flat, batch, Workspace())
-
-
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 @pytest.mark.parametrize("sparse", [False, True])
 @pytest.mark.parametrize("bidirectional", [False, True])
@@ -63,10 +53,10 @@ def test_one_gemm_equals_stacked_gemms(cell, sparse, bidirectional, k, monkeypat
     if sparse:  # the LSTM's steps then add the projection instead of fusing it
         seqs = [sp.csr_matrix(s) for s in seqs]
     routes = force_wide(monkeypatch, on=False)
-    stacked = _run(net, flat, seqs, k=k)
+    stacked = run_engine(net, flat, seqs, k=k)
     assert routes and not any(routes)
     routes = force_wide(monkeypatch, on=True)
-    wide = _run(net, flat, seqs, k=k)
+    wide = run_engine(net, flat, seqs, k=k)
     assert routes and all(routes)
     assert wide[0] == pytest.approx(stacked[0], rel=1e-13)
     np.testing.assert_allclose(wide[1], stacked[1], rtol=1e-11, atol=1e-14)
@@ -81,9 +71,9 @@ def test_one_gemm_in_float32(cell, monkeypatch):
     flat = net.init_params(rng)
     seqs = [rng.standard_normal((n, 3)) for n in (9, 5, 5, 1)]
     force_wide(monkeypatch, on=False)
-    stacked = _run(net, flat, seqs)
+    stacked = run_engine(net, flat, seqs)
     routes = force_wide(monkeypatch, on=True)
-    wide = _run(net, flat.astype(np.float32), seqs, np.float32)
+    wide = run_engine(net, flat.astype(np.float32), seqs, np.float32)
     assert all(routes)
     assert wide[1].dtype == wide[2].dtype == np.float32
     np.testing.assert_allclose(wide[1], stacked[1], rtol=1e-3, atol=1e-5)
