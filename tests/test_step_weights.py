@@ -5,12 +5,18 @@ with (benchmarks/README.md, item 28)."""
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
+from _engine_helpers import run_engine
+from test_wide_products import force_wide
 
+import sklearn_rnn._core._bptt as bptt
+import sklearn_rnn._core._cells as cells
 from sklearn_rnn._core._bptt import (
     fused_input_weights,
     fused_input_weights_side_by_side,
 )
 from sklearn_rnn._core._cells import WideProduct, row_major, step_weights
+from sklearn_rnn._core._network import RecurrentNetwork
 
 G, H, D, B = 3, 5, 4, 2
 
@@ -86,3 +92,34 @@ def test_row_major_copies_only_what_is_not_row_major():
     T = row_major(A.T)
     assert T.flags.c_contiguous and not np.shares_memory(T, A)
     np.testing.assert_array_equal(T, A.T)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("wide", [False, True])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_every_step_of_the_engine_multiplies_row_major_weights(
+    cell, wide, sparse, monkeypatch
+):
+    """Whatever the route (stacked or one GEMM, the LSTM's fused input or the
+    projection for sparse input), the weights each forward step's product
+    reads are row-major."""
+    routes = force_wide(monkeypatch, on=wide)
+    layouts = []
+    spying = cells.gate_products  # force_wide's spy, which records the route
+
+    def layout_spy(x, W, out):
+        weights = W.W if isinstance(W, WideProduct) else W
+        layouts.append(weights.flags.c_contiguous)
+        return spying(x, W, out)
+
+    monkeypatch.setattr(cells, "gate_products", layout_spy)
+    monkeypatch.setattr(bptt, "gate_products", layout_spy)
+    rng = np.random.RandomState(0)
+    net = RecurrentNetwork(cell, 4, (6, 5), 2, True, "tanh", False, "softmax")
+    flat = net.init_params(rng)
+    seqs = [rng.standard_normal((n, 4)) for n in (5, 3, 3)]
+    if sparse:
+        seqs = [sp.csr_matrix(s) for s in seqs]
+    run_engine(net, flat, seqs)
+    assert layouts and all(layouts)
+    assert routes and all(route == wide for route in routes)
