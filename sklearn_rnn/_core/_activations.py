@@ -118,7 +118,10 @@ def _np_tanh(x, out=None):
     return np.tanh(x, out=out)
 
 
-if _numpy_has_avx512_kernels():
+# Read once at import; the cells' choice of layout for their weights reads it too.
+AVX512_KERNELS = _numpy_has_avx512_kernels()
+
+if AVX512_KERNELS:
     _LOGISTIC_BY_DTYPE = {np.dtype(np.float32): _logistic_via_tanh}
     _LOGISTIC_OF_PRESCALED_BY_DTYPE = {
         np.dtype(np.float32): (0.5, _logistic_of_halved_via_tanh)

@@ -32,8 +32,8 @@ from ._cells import (
     gate_products,
     gate_scale_of,
     per_gate,
-    row_major,
     scaled_gates,
+    step_operand,
     step_weights,
 )
 from ._workspace import FRESH
@@ -94,7 +94,8 @@ def input_projection(X, W, bias, n_steps, ws=FRESH):
     G, H = bias.shape
     if sp.issparse(X):
         # scipy copies a dense operand that is not row-major: give it one
-        proj = gate_major(np.asarray(X @ row_major(W.reshape(G * H, -1).T)), G)
+        W_rows = np.ascontiguousarray(W.reshape(G * H, -1).T)
+        proj = gate_major(np.asarray(X @ W_rows), G)
     else:
         dtype = np.result_type(X.dtype, W.dtype)
         proj = ws.empty((G, X.shape[0], H), dtype)
@@ -293,9 +294,9 @@ def fused_input_weights(W_x, b_x, W_T):
     the projection they replace, whose place they take (``forward_direction``
     fuses only then).
     """
-    # row-major (see _cells.row_major): concatenate would follow its operands'
-    # transposed layout
-    return row_major(np.concatenate([W_x.mT, b_x[:, None, :], W_T], axis=1))
+    # laid out as _cells.step_operand says: concatenate follows its operands'
+    # layout, which for the input weights is transposed
+    return step_operand(np.concatenate([W_x.mT, b_x[:, None, :], W_T], axis=1))
 
 
 def fused_input_weights_side_by_side(W_x, b_x, W_h):
@@ -304,7 +305,7 @@ def fused_input_weights_side_by_side(W_x, b_x, W_h):
     gates (``_cells.gate_products``); ``W_h`` is the recurrent side already in
     that form (``StepWeights.products.W``).  Made once per direction."""
     G, H = b_x.shape
-    return row_major(
+    return step_operand(
         np.concatenate([W_x.reshape(G * H, -1).T, b_x.reshape(1, G * H), W_h])
     )
 

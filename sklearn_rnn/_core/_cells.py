@@ -74,6 +74,7 @@ import numpy as np
 
 from ._activations import (
     ACTIVATIONS,
+    AVX512_KERNELS,
     DERIVATIVES,
     constants,
     inplace_logistic_derivative,
@@ -168,8 +169,8 @@ class WideProduct(NamedTuple):
 class StepWeights(NamedTuple):
     """A direction's recurrent weights as its time loop uses them, prepared once
     per direction so that no step rebuilds them: views of ``W_hh`` and
-    ``b_hh``, and for the forward steps row-major copies (see
-    :func:`step_weights`)."""
+    ``b_hh``, and for the forward steps copies laid out as
+    :func:`step_operand` says (see :func:`step_weights`)."""
 
     W_T: np.ndarray  # (G, H, H): scale_g * W_g^T per gate, multiplies h_{t-1}
     W: np.ndarray  # (G, H, H): W_g per gate, multiplies a gate gradient from the right
@@ -186,39 +187,50 @@ def step_weights(W_hh, b_hh, n_gates, scale=None, product=None, forward=True):
     ``forward=False`` leaves ``W_T`` and ``products`` None: a backward step
     multiplies by ``W`` and ``W_hh`` only.
 
-    The weights a forward step multiplies by are row-major copies, not the
-    transposed views ``W_g.T`` of ``W_hh``: OpenBLAS runs the step's thin
-    product ``h_{t-1} W`` up to twice as fast with its right operand
-    row-major (:func:`row_major`).
+    The weights a forward step multiplies by are laid out by
+    :func:`step_operand`: row-major copies where OpenBLAS runs the step's thin
+    product ``h_{t-1} W`` faster so (up to twice as fast), else the
+    transposed views ``W_g^T`` of ``W_hh``.
     """
     W = per_gate(W_hh, n_gates)
     W_T = products = None
     if forward:
-        W_T = row_major(scaled_gates(W, scale).mT)
+        W_T = step_operand(scaled_gates(W, scale).mT)
         products = W_T
         if product is not None:
             # gate g's (H, H) block in columns g * H:(g + 1) * H
-            side_by_side = row_major(W_T.transpose(1, 0, 2).reshape(W.shape[-1], -1))
+            side_by_side = step_operand(W_T.transpose(1, 0, 2).reshape(W.shape[-1], -1))
             products = WideProduct(side_by_side, product)
     return StepWeights(
         W_T=W_T, W=W, b_hh=per_gate(b_hh, n_gates), W_hh=W_hh, products=products
     )
 
 
-def row_major(A):
-    """``A`` as a C-contiguous array: itself if it is one, else a copy.
+# Whether a step's weights are made row-major, by dtype (absent: yes).  A
+# step's product ``h_{t-1} W``, ``(n, K)`` by ``(K, G * H)`` stacked or side by
+# side, with ``W`` row-major against ``W`` the transposed view of ``W_hh``
+# (time of the product alone; benchmarks/README.md, item 28):
+# - OpenBLAS's AVX-512 (SkylakeX) kernels, AMD EPYC with AVX-512, 1 and 2
+#   threads: at the benchmark's sizes float32 0.47 to 0.56 at B=32 H=64, 0.75
+#   to 0.89 at B=64 H=128 and B=128 H=256, float64 0.63 to 0.71, 0.84 to 1.09
+#   and 0.97 to 0.98; over 14 other shapes (B=1 to 512, H=32 to 512) 0.22 to
+#   1.05, 0.22 to 0.58 at B=8 H=256;
+# - its AVX2 (Haswell) kernels, on the same CPU: float32 0.74 to 1.06, but
+#   float64 up to 1.23 at small batches (B=8 H=256 1.12 to 1.23, B=1 H=128
+#   1.18); in the engine, float64 prediction at B=8 H=256 took 1.03 to 1.17x
+#   as long row-major, at B=1 1.13x.
+# OpenBLAS picks its kernels by the CPU, as NumPy does (``AVX512_KERNELS``),
+# so float64 keeps the views where NumPy has no AVX-512 kernels.
+ROW_MAJOR_STEP_OPERANDS = {np.dtype(np.float64): AVX512_KERNELS}
 
-    The weights a time step multiplies by are made row-major once per
-    direction.  A step's product ``h_{t-1} W``, ``(n, K)`` by ``(K, G * H)``
-    stacked or side by side, took up to twice as long in OpenBLAS's AVX-512
-    kernels with ``W`` a transposed view of ``W_hh``; with ``W`` row-major,
-    on one and two threads (AMD EPYC with AVX-512; benchmarks/README.md,
-    item 28): float32 0.47 to 0.56 of the time at B=32 H=64, 0.75 to 0.89 at
-    B=64 H=128 and B=128 H=256; float64 0.63 to 0.71 at B=32, 0.84 to 1.09
-    at B=64, 0.97 to 0.98 at B=128.  With OpenBLAS's AVX2 kernels, run on
-    the same CPU, the row-major ``W`` took 0.93 to 1.08 of the view's time.
-    """
-    return np.ascontiguousarray(A)
+
+def step_operand(A):
+    """``A``, the right operand of a step's product, as a C-contiguous copy
+    where ``ROW_MAJOR_STEP_OPERANDS`` says its dtype runs faster so (``A``
+    itself if it already is one), else ``A`` as it is."""
+    if ROW_MAJOR_STEP_OPERANDS.get(A.dtype, True):
+        return np.ascontiguousarray(A)
+    return A
 
 
 def gate_products(x, W, out):
