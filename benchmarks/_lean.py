@@ -45,10 +45,11 @@ def _tanh_formula(dtype, size):
     return _activations._np_tanh
 
 
-def _sigmoid_of_prescaled_formula(dtype):
-    """The formula ``_activations.logistic_of_prescaled`` picks for ``dtype``."""
+def _prescaled_formula(dtype, which):
+    """The formula ``_activations.logistic_of_prescaled`` (``which=1``) or
+    ``_activations.gates_of_prescaled`` (``which=2``) picks for ``dtype``."""
     return _activations._LOGISTIC_OF_PRESCALED_BY_DTYPE.get(
-        dtype, _activations._LOGISTIC_OF_NEGATED)[1]
+        dtype, _activations._LOGISTIC_OF_NEGATED)[which]
 
 
 def lean_pass(cell, net, params, batches):
@@ -125,12 +126,11 @@ def _lstm(cell, p, T, B, H, dtype):
     i, f, g, o = gates
     product = np.zeros((B, 4 * H), dtype)  # the one-GEMM route's scratch
     product_gates = product.reshape(B, 4, H).transpose(1, 0, 2)
-    k = _activations.constants(dtype)
-    two, one = k.two, k.one
-    sigmoid_of_prescaled = _sigmoid_of_prescaled_formula(dtype)
+    gates_of_prescaled = _prescaled_formula(dtype, 2)
+    g_gate = cell.G_GATE
     tanh = _tanh_formula(dtype, B * H)
     matmul, multiply, copyto = np.matmul, np.multiply, np.copyto
-    add, subtract = np.add, np.subtract
+    add = np.add
     scale = gate_scale_of(cell, dtype)
 
     def run(X, ws):
@@ -154,9 +154,7 @@ def _lstm(cell, p, T, B, H, dtype):
                 row = rows[t - lo]
                 copyto(row[:, -H:], hs[t])
                 matmul(row, W_step, out=out_step)
-                sigmoid_of_prescaled(pre, out=gates)
-                multiply(g, two, out=g)
-                subtract(g, one, out=g)
+                gates_of_prescaled(pre, g_gate, out=gates)
                 multiply(f, c, out=c)
                 add(c, multiply(i, g, out=tanh_c), out=c)
                 tanh(c, out=tanh_c)
@@ -175,7 +173,7 @@ def _gru(cell, p, T, B, H, dtype):
     r, z, n = gates
     product = np.zeros((B, 3 * H), dtype)  # the one-GEMM route's scratch
     product_gates = product.reshape(B, 3, H).transpose(1, 0, 2)
-    sigmoid_of_prescaled = _sigmoid_of_prescaled_formula(dtype)
+    sigmoid_of_prescaled = _prescaled_formula(dtype, 1)
     tanh = _tanh_formula(dtype, B * H)
     matmul, multiply, add, subtract = np.matmul, np.multiply, np.add, np.subtract
     scale = gate_scale_of(cell, dtype)

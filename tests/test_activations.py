@@ -31,10 +31,11 @@ def _inputs(dtype):
     return np.concatenate([rng.normal(scale=4.0, size=2000), extremes]).astype(dtype)
 
 
-# The sigmoid of a pre-activation the cells scale by s before the formula.
+# The sigmoid of a pre-activation the cells scale by s before the formula, and
+# the formula for a step's gates, one of them tanh, scaled likewise.
 LOGISTICS_OF_PRESCALED = [
-    (-1.0, act._logistic_of_negated_via_exp),
-    (0.5, act._logistic_of_halved_via_tanh),
+    (-1.0, act._logistic_of_negated_via_exp, act._gates_of_negated_via_exp),
+    (0.5, act._logistic_of_halved_via_tanh, act._gates_of_halved_via_tanh),
 ]
 
 
@@ -51,7 +52,7 @@ TEXTBOOK_OF_PRESCALED = {-1.0: expit_of_negated, 0.5: expit_of_doubled}
 FORMULAS = (
     [(f, np.tanh) for f in TANHS]
     + [(f, expit) for f in LOGISTICS]
-    + [(f, TEXTBOOK_OF_PRESCALED[s]) for s, f in LOGISTICS_OF_PRESCALED]
+    + [(f, TEXTBOOK_OF_PRESCALED[s]) for s, f, _ in LOGISTICS_OF_PRESCALED]
 )
 
 
@@ -108,11 +109,63 @@ def test_public_functions_dispatch_to_one_of_the_formulas(dtype, n_copies):
         assert any(np.array_equal(logistic, f(x)) for f in LOGISTICS)
         assert any(
             s == scale and np.array_equal(of_prescaled, f(x))
-            for scale, f in LOGISTICS_OF_PRESCALED
+            for scale, f, _ in LOGISTICS_OF_PRESCALED
         )
     # The prescale and the formula agree: the sigmoid of x itself.
     np.testing.assert_allclose(of_scaled_x, expit(x.astype(np.float64)),
                                rtol=0, atol=ATOL[dtype])
+
+
+def _prescaled_gates(dtype, s, tanh_gate, n_gates=4):
+    """``(a, z)``: gate pre-activations ``a`` of shape ``(G, n, H)`` and ``z``,
+    the same scaled as a cell scales them: ``s`` for the sigmoid gates, ``2 s``
+    for the tanh gate (exact: powers of two)."""
+    x = _inputs(dtype)[:2010]  # the extremes included
+    a = np.stack([np.roll(x, 7 * k) for k in range(n_gates)]).reshape(n_gates, 30, 67)
+    factors = np.full((n_gates, 1, 1), s, dtype)
+    factors[tanh_gate] = 2 * s
+    return a, a * factors
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("tanh_gate", [0, 2, 3])
+@pytest.mark.parametrize(
+    "triple", LOGISTICS_OF_PRESCALED, ids=["exp-form", "tanh-form"]
+)
+def test_gates_formulas_take_tanh_of_one_gate_and_the_sigmoid_of_the_rest(
+    triple, tanh_gate, dtype
+):
+    s, sigmoid_of_prescaled, gates_of_prescaled = triple
+    a, z = _prescaled_gates(dtype, s, tanh_gate)
+    with np.errstate(over="ignore", invalid="raise", divide="raise"):
+        y = gates_of_prescaled(z, tanh_gate)
+        sigmoid_alone = sigmoid_of_prescaled(z)
+    expected = expit(a.astype(np.float64))
+    expected[tanh_gate] = np.tanh(a[tanh_gate].astype(np.float64))
+    assert y.dtype == dtype
+    np.testing.assert_allclose(y, expected, rtol=0, atol=ATOL[dtype])
+    others = np.arange(len(a)) != tanh_gate
+    # the sigmoid blocks are the sigmoid formula's, bit for bit
+    np.testing.assert_array_equal(y[others], sigmoid_alone[others])
+    inplace = z.copy()
+    with np.errstate(over="ignore"):
+        assert gates_of_prescaled(inplace, tanh_gate, out=inplace) is inplace
+    np.testing.assert_array_equal(inplace, y)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_gates_of_prescaled_uses_the_formula_of_the_sigmoids_factor(dtype):
+    s = act.logistic_prescale(np.dtype(dtype))
+    a, z = _prescaled_gates(dtype, s, 2)
+    with np.errstate(over="ignore"):
+        y = act.gates_of_prescaled(z, 2)
+        assert any(
+            s == scale and np.array_equal(y, gates(z, 2))
+            for scale, _, gates in LOGISTICS_OF_PRESCALED
+        )
+    expected = expit(a.astype(np.float64))
+    expected[2] = np.tanh(a[2].astype(np.float64))
+    np.testing.assert_allclose(y, expected, rtol=0, atol=ATOL[dtype])
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16])

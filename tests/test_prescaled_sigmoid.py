@@ -97,9 +97,9 @@ def test_a_factor_that_disagrees_with_the_formula_changes_the_model(monkeypatch)
     net = RecurrentNetwork("gru", 3, (4,), 2, False, "tanh", False, "softmax")
     flat = net.init_params(rng)
     seqs = [rng.standard_normal((n, 3)) for n in (5, 3)]
-    (_, exp_form), (_, tanh_form) = LOGISTICS_OF_PRESCALED
-    force_pair(monkeypatch, np.float64, (-1.0, exp_form))
+    (_, exp_form, exp_gates), _ = LOGISTICS_OF_PRESCALED
+    force_pair(monkeypatch, np.float64, (-1.0, exp_form, exp_gates))
     right = run_engine(net, flat, seqs)
-    force_pair(monkeypatch, np.float64, (0.5, exp_form))
+    force_pair(monkeypatch, np.float64, (0.5, exp_form, exp_gates))
     wrong = run_engine(net, flat, seqs)
     assert not np.allclose(right[2], wrong[2], rtol=1e-6)

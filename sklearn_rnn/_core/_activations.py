@@ -14,10 +14,11 @@ calls and ``tanh`` costs twice what ``exp`` does, so the float64 tanh is fastest
 sigmoid as ``1 / (1 + exp(-x))`` (17 us against 27 us).  The float32 tanh takes that
 exp form too from 16384 values on: alone it takes 0.75 of ``np.tanh``'s time at
 16384 values and 0.7 from 32768 on (1.15 at 4096, 0.88 at 8192, where inside the
-time loop it gained nothing).  ``tanh``, ``logistic`` and ``logistic_of_prescaled``
-pick their formula by dtype and CPU once, at import (the float32 tanh by size too);
-every formula is exact up to rounding (the exp-based tanh to a few units of
-``1e-16`` absolute, which matters only for outputs below about ``1e-8``).
+time loop it gained nothing).  ``tanh``, ``logistic``, ``logistic_of_prescaled``
+and ``gates_of_prescaled`` pick their formula by dtype and CPU once, at import (the
+float32 tanh by size too); every formula is exact up to rounding (the exp-based
+tanh to a few units of ``1e-16`` absolute, which matters only for outputs below
+about ``1e-8``).
 ``np.divide(1.0, x)`` is used because ``np.reciprocal`` is not vectorised and runs
 3x slower.
 
@@ -105,6 +106,34 @@ def _logistic_of_halved_via_tanh(z, out=None):
     return out
 
 
+def _gates_of_negated_via_exp(z, tanh_gate, out=None):
+    """:func:`_logistic_of_negated_via_exp` over every gate block of the
+    ``(G, n, H)`` ``z``, then ``tanh(a) = 2 s(2 a) - 1`` from block
+    ``tanh_gate``, whose pre-activation came scaled by ``2 * -1``."""
+    out = _logistic_of_negated_via_exp(z, out=out)
+    k = constants(out.dtype)
+    g = out[tanh_gate]
+    g *= k.two
+    g -= k.one
+    return out
+
+
+def _gates_of_halved_via_tanh(z, tanh_gate, out=None):
+    """:func:`_logistic_of_halved_via_tanh` over every gate block of the
+    ``(G, n, H)`` ``z`` but ``tanh_gate``.  That block's pre-activation came
+    scaled by ``2 * 0.5 = 1``: the one ``np.tanh`` over all blocks already
+    gives its tanh, so only the other blocks take the sigmoid's last two passes
+    (doing them and undoing them, ``2 s(2 a) - 1``, cost two passes over the
+    block and rounded ``tanh(a)`` to the sigmoid's absolute precision)."""
+    out = np.tanh(z, out=out)
+    half = constants(out.dtype).half
+    for block in (out[:tanh_gate], out[tanh_gate + 1 :]):
+        if len(block):
+            block *= half
+            block += half
+    return out
+
+
 def _numpy_has_avx512_kernels():
     """Whether this CPU runs NumPy's AVX-512 (Skylake-X level) SIMD kernels."""
     try:
@@ -123,8 +152,13 @@ AVX512_KERNELS = _numpy_has_avx512_kernels()
 
 if AVX512_KERNELS:
     _LOGISTIC_BY_DTYPE = {np.dtype(np.float32): _logistic_via_tanh}
+    # (s, the sigmoid's formula, the gates' formula) by dtype, for
+    # logistic_prescale, logistic_of_prescaled and gates_of_prescaled; absent:
+    # the exp form, _LOGISTIC_OF_NEGATED.
     _LOGISTIC_OF_PRESCALED_BY_DTYPE = {
-        np.dtype(np.float32): (0.5, _logistic_of_halved_via_tanh)
+        np.dtype(np.float32): (
+            0.5, _logistic_of_halved_via_tanh, _gates_of_halved_via_tanh
+        )
     }
     # Arrays of at least this many values take the exp form of tanh; absent: never.
     _TANH_VIA_EXP_FROM = {}
@@ -139,7 +173,7 @@ def logistic(x, out=None):
     return _LOGISTIC_BY_DTYPE.get(x.dtype, _logistic_via_exp)(x, out=out)
 
 
-_LOGISTIC_OF_NEGATED = (-1.0, _logistic_of_negated_via_exp)
+_LOGISTIC_OF_NEGATED = (-1.0, _logistic_of_negated_via_exp, _gates_of_negated_via_exp)
 
 
 def logistic_prescale(dtype):
@@ -162,6 +196,22 @@ def logistic_of_prescaled(z, out=None):
     """
     formula = _LOGISTIC_OF_PRESCALED_BY_DTYPE.get(z.dtype, _LOGISTIC_OF_NEGATED)[1]
     return formula(z, out=out)
+
+
+def gates_of_prescaled(z, tanh_gate, out=None):
+    """A step's gates from their ``(G, n, H)`` prescaled pre-activations ``z``,
+    in place when ``out is z``: block ``tanh_gate`` is ``tanh(z_k / (2 s))``,
+    every other block ``k`` the sigmoid of ``z_k / s`` (as
+    :func:`logistic_of_prescaled`), for ``s = logistic_prescale(z.dtype)``.
+
+    The tanh comes from the sigmoid's own passes, ``tanh(a) = 2 s(2 a) - 1``,
+    so that one pass over all the gates serves both functions.  In the tanh
+    form (``s = 0.5``) the tanh gate's pre-activation, scaled by ``2 s = 1``,
+    is its own, and that block skips the sigmoid's last two passes instead of
+    doing and undoing them.
+    """
+    formula = _LOGISTIC_OF_PRESCALED_BY_DTYPE.get(z.dtype, _LOGISTIC_OF_NEGATED)[2]
+    return formula(z, tanh_gate, out=out)
 
 
 def tanh(x, out=None):

@@ -43,7 +43,8 @@ forward step computes that gate's pre-activation: for a sigmoid gate the
 factor ``s`` of ``_activations.logistic_of_prescaled`` (-1 where the sigmoid is
 ``1 / (1 + exp(z))`` of what the GEMMs give, 0.5 where it is ``0.5 * tanh(z) +
 0.5``: either way no pass over the gates before the formula); ``2 s`` for the
-LSTM's g gate, whose tanh is taken from the same pass as ``2 s(2 a) - 1``.  The
+LSTM's g gate, whose tanh is taken from the same pass
+(``_activations.gates_of_prescaled``).  The
 factors go into scaled copies of the weights and biases, made once per
 direction (a few ``G * H * (D + H)`` values); scaling by a power of two or its
 negative is exact in floating point, so the activated gates are those of the
@@ -77,6 +78,7 @@ from ._activations import (
     AVX512_KERNELS,
     DERIVATIVES,
     constants,
+    gates_of_prescaled,
     inplace_logistic_derivative,
     inplace_tanh_derivative,
     logistic_of_prescaled,
@@ -326,6 +328,7 @@ class LSTMCell:
     """
 
     n_gates = 4
+    G_GATE = 2  # the g gate's position, the one that takes tanh
     has_cell_state = True
     fused_input = True  # see _bptt.fused_input_weights
     folded_bias_gates = 4
@@ -362,12 +365,9 @@ class LSTMCell:
         """Finish step ``t`` from its ``(4, n, H)`` pre-activations ``pre`` (the
         step's slot ``gates`` of the trace, from ``preactivations``, or a view
         of a scratch), writing the activated gates into ``gates``."""
-        # One sigmoid pass over all four gates: tanh(a_g) = 2 s(2 a_g) - 1.
-        logistic_of_prescaled(pre, out=gates)
+        # One pass over all four gates: the sigmoid of i, f and o, tanh of g.
+        gates_of_prescaled(pre, self.G_GATE, out=gates)
         i, f, g, o = gates
-        k = constants(gates.dtype)  # 0-d arrays: see _activations.Constants
-        g *= k.two
-        g -= k.one
         c = trace.c[cur, :n]
         np.multiply(f, trace.c[prev, :n], out=c)
         tanh_c = trace.tanh_c[t, :n]
