@@ -33,17 +33,18 @@ from sklearn_rnn._base import blas_threads_for  # noqa: E402
 from sklearn_rnn._core._bptt import Batch, batch_sizes_from_lengths  # noqa: E402
 from sklearn_rnn._core._network import RecurrentNetwork  # noqa: E402
 from sklearn_rnn._core._optimizers import AdamOptimizer  # noqa: E402
-from sklearn_rnn._core._workspace import Workspace  # noqa: E402
+from sklearn_rnn._core._workspace import Workspace, borrowed_workspace  # noqa: E402
 
 
 class EngineCase:
     """Network, Adam and prebuilt time-major batches for one case.
 
     Scratch memory and threads are handled as the estimators handle them: one
-    ``Workspace`` lent from step to step for training (``fit`` creates one per
-    call), a new one for each inference pass (``predict`` creates one per call),
-    and one BLAS thread when the per-step products are small (the estimators'
-    rule, ``blas_threads_for``, applied to the batch's rows).
+    ``Workspace`` lent from step to step for training (``fit`` borrows one per
+    call), one borrowed for each inference pass as ``predict`` borrows one
+    (``borrowed_workspace``: kept from one pass to the next), and one BLAS
+    thread when the per-step products are small (the estimators' rule,
+    ``blas_threads_for``, applied to the batch's rows).
     """
 
     def __init__(self, case):
@@ -85,9 +86,9 @@ class EngineCase:
             self.adam.update_params(self.params, grad)
 
     def infer_epoch(self):
-        workspace = Workspace()
-        for batch, _, _ in self.batches:
-            self.net.predict(self.params, batch, workspace)
+        with borrowed_workspace() as workspace:
+            for batch, _, _ in self.batches:
+                self.net.predict(self.params, batch, workspace)
 
     def lean_epoch(self):
         """The same pass as the engine's NumPy calls alone (``_lean.py``)."""

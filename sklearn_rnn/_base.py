@@ -35,7 +35,7 @@ from ._core._blas import blas
 from ._core._losses import LOSSES
 from ._core._network import RecurrentNetwork
 from ._core._optimizers import OPTIMIZERS, clip_gradients
-from ._core._workspace import Workspace
+from ._core._workspace import borrowed_workspace
 from ._sequences import (
     EXPECTED_FORMS,
     FLOAT_DTYPES,
@@ -428,31 +428,32 @@ class BaseRNN(VersionedPickleMixin, BaseEstimator, metaclass=ABCMeta):
         early_stopping = self.early_stopping and not incremental
         train, val = self._split(data, targets, weights, early_stopping)
         self._best_params = self._params.copy()
-        # Scratch memory lent from one training step to the next (this call only).
-        workspace = Workspace()
-        try:
-            for _ in range(1 if incremental else self.max_iter):
-                start = time.perf_counter()
-                loss = self._run_epoch(*train, workspace)
-                self._end_epoch(loss, train[0], val, time.perf_counter() - start)
-                if self._should_stop(early_stopping):
-                    break
-            else:
-                if not incremental:
-                    warnings.warn(
-                        f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
-                        "reached and the optimization hasn't converged yet.",
-                        ConvergenceWarning,
-                        stacklevel=_USER_FRAME,
-                    )
-        except _Diverged as exc:
-            self._params[...] = self._best_params
-            self._optimizer = None  # its moments belong to the diverging path
-            warnings.warn(str(exc), ConvergenceWarning, stacklevel=_USER_FRAME)
-        except KeyboardInterrupt:
-            warnings.warn(
-                "Training interrupted by user.", UserWarning, stacklevel=_USER_FRAME
-            )
+        # Scratch memory lent from one training step to the next.
+        with borrowed_workspace() as workspace:
+            try:
+                for _ in range(1 if incremental else self.max_iter):
+                    start = time.perf_counter()
+                    loss = self._run_epoch(*train, workspace)
+                    self._end_epoch(loss, train[0], val, time.perf_counter() - start)
+                    if self._should_stop(early_stopping):
+                        break
+                else:
+                    if not incremental:
+                        warnings.warn(
+                            "Stochastic Optimizer: Maximum iterations "
+                            f"({self.max_iter}) reached and the optimization "
+                            "hasn't converged yet.",
+                            ConvergenceWarning,
+                            stacklevel=_USER_FRAME,
+                        )
+            except _Diverged as exc:
+                self._params[...] = self._best_params
+                self._optimizer = None  # its moments belong to the diverging path
+                warnings.warn(str(exc), ConvergenceWarning, stacklevel=_USER_FRAME)
+            except KeyboardInterrupt:
+                warnings.warn(
+                    "Training interrupted by user.", UserWarning, stacklevel=_USER_FRAME
+                )
         if early_stopping:
             self._params[...] = self._best_params
 
@@ -578,7 +579,6 @@ class BaseRNN(VersionedPickleMixin, BaseEstimator, metaclass=ABCMeta):
         total = sum(float(W.sum()) for _, _, W in parts) or 1.0
         # The best point evaluated so far, kept if the user interrupts.
         best = {"loss": np.inf, "theta": self._params.astype(np.float64), "nit": 0}
-        workspace = Workspace()
 
         def fun(theta):
             params = theta.astype(dtype)
@@ -597,22 +597,23 @@ class BaseRNN(VersionedPickleMixin, BaseEstimator, metaclass=ABCMeta):
         def count_iteration(theta):
             best["nit"] += 1
 
-        try:
-            result = scipy.optimize.minimize(
-                fun, best["theta"].copy(), method="L-BFGS-B", jac=True,
-                callback=count_iteration,
-                options={
-                    "maxfun": self.max_fun,
-                    "maxiter": self.max_iter,
-                    "gtol": self.tol,
-                },
-            )
-        except KeyboardInterrupt:
-            warnings.warn(
-                "Training interrupted by user.", UserWarning, stacklevel=_USER_FRAME
-            )
-            result = scipy.optimize.OptimizeResult(
-                x=best["theta"], fun=best["loss"], nit=best["nit"], success=True)
+        with borrowed_workspace() as workspace:  # fun's scratch memory
+            try:
+                result = scipy.optimize.minimize(
+                    fun, best["theta"].copy(), method="L-BFGS-B", jac=True,
+                    callback=count_iteration,
+                    options={
+                        "maxfun": self.max_fun,
+                        "maxiter": self.max_iter,
+                        "gtol": self.tol,
+                    },
+                )
+            except KeyboardInterrupt:
+                warnings.warn(
+                    "Training interrupted by user.", UserWarning, stacklevel=_USER_FRAME
+                )
+                result = scipy.optimize.OptimizeResult(
+                    x=best["theta"], fun=best["loss"], nit=best["nit"], success=True)
         if np.all(np.isfinite(result.x)):
             self._params[...] = result.x
         self.n_iter_ = int(result.nit)
@@ -680,30 +681,30 @@ class BaseRNN(VersionedPickleMixin, BaseEstimator, metaclass=ABCMeta):
             out = [None] * len(data)
         else:
             out = np.empty((len(data), self._network.n_outputs), dtype=data.dtype)
-        workspace = Workspace()  # this call's own: concurrent predicts never share
-        for start in range(0, len(data), PREDICT_CHUNK):
-            batch, order = data.batch(np.arange(start, min(start + PREDICT_CHUNK,
-                                                           len(data))))
-            P = self._network.predict(params, batch, workspace)
-            if not self.return_sequences:
-                out[order] = P
-                continue
-            for j, i in enumerate(order):
-                out[i] = P[: data.lengths[i], j]
+        with borrowed_workspace() as workspace:  # concurrent calls never share
+            for start in range(0, len(data), PREDICT_CHUNK):
+                stop = min(start + PREDICT_CHUNK, len(data))
+                batch, order = data.batch(np.arange(start, stop))
+                P = self._network.predict(params, batch, workspace)
+                if not self.return_sequences:
+                    out[order] = P
+                    continue
+                for j, i in enumerate(order):
+                    out[i] = P[: data.lengths[i], j]
         return out
 
     def _mean_loss(self, data, targets, weights):
         """Weighted mean loss (no penalty) over data, for validation curves."""
         total_loss = total_weight = 0.0
-        workspace = Workspace()
-        for indices in self._batches(data, shuffle=False):
-            batch, order = data.batch(indices)
-            Y, W = self._batch_targets(targets, weights, order, batch, data.dtype)
-            Z, _ = self._network.forward(self._params, batch, keep_trace=False,
-                                         workspace=workspace)
-            loss_sum, _ = LOSSES[self._network.loss_name](Z, Y, W)
-            total_loss += float(loss_sum)
-            total_weight += float(W.sum())
+        with borrowed_workspace() as workspace:
+            for indices in self._batches(data, shuffle=False):
+                batch, order = data.batch(indices)
+                Y, W = self._batch_targets(targets, weights, order, batch, data.dtype)
+                Z, _ = self._network.forward(self._params, batch, keep_trace=False,
+                                             workspace=workspace)
+                loss_sum, _ = LOSSES[self._network.loss_name](Z, Y, W)
+                total_loss += float(loss_sum)
+                total_weight += float(W.sum())
         return total_loss / total_weight if total_weight > 0 else 0.0
 
     # ------------------------------------------------------------------ weights

@@ -244,3 +244,93 @@ def test_lent_memory_costs_no_extra_peak(cell, k):
 
     fresh = peak(None)
     assert peak(Workspace()) <= 1.05 * fresh
+
+
+# ---------------------------------------------------------- kept between calls
+@pytest.fixture
+def no_idle(monkeypatch):
+    """The module's idle workspaces, emptied for one test (and restored)."""
+    from sklearn_rnn._core import _workspace
+
+    monkeypatch.setattr(_workspace, "_idle", [])
+    return _workspace
+
+
+def test_a_call_gets_the_workspace_the_call_before_it_gave_back(no_idle):
+    with no_idle.borrowed_workspace() as first:
+        first.empty((100, 10), np.float64)
+        first.recycle(first.empty((5,), np.float64))
+    with no_idle.borrowed_workspace() as second:
+        assert second is first
+        assert second.mark() == 0 and not second._dead  # handed out reset
+        # the same buffer again: no new memory
+        assert second.empty((100, 10), np.float64).base is first._buffers[0]
+
+
+def test_calls_at_once_never_share_and_at_most_keep_count_are_kept(no_idle):
+    with no_idle.borrowed_workspace() as a:
+        with no_idle.borrowed_workspace() as b:
+            with no_idle.borrowed_workspace() as c:
+                assert len({id(a), id(b), id(c)}) == 3
+    assert len(no_idle._idle) == no_idle.KEEP_COUNT == 2
+
+
+def test_threads_borrowing_at_once_get_distinct_workspaces(no_idle):
+    import threading
+
+    barrier = threading.Barrier(4)
+    held = []
+
+    def borrow():
+        with no_idle.borrowed_workspace() as workspace:
+            held.append(workspace)
+            barrier.wait(timeout=10)  # all four hold theirs at once
+
+    threads = [threading.Thread(target=borrow) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len({id(w) for w in held}) == 4
+    assert len(no_idle._idle) == 2
+
+
+def test_a_big_workspace_or_one_from_a_failed_call_is_not_kept(no_idle, monkeypatch):
+    monkeypatch.setattr(no_idle, "KEEP_BYTES", 1000)
+    with no_idle.borrowed_workspace() as workspace:
+        workspace.empty((126,), np.float64)  # 1008 bytes
+    assert no_idle._idle == []
+    with no_idle.borrowed_workspace() as workspace:
+        workspace.empty((125,), np.float64)  # 1000 bytes
+    assert no_idle._idle == [workspace]
+    with pytest.raises(RuntimeError), no_idle.borrowed_workspace() as failed:
+        assert failed is workspace
+        raise RuntimeError
+    assert no_idle._idle == []
+
+
+def test_predict_reuses_the_memory_of_the_predict_before(no_idle):
+    """An estimator's predictions run on the workspace an earlier call gave
+    back, with the same results as on fresh memory (which it is first)."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    from sklearn_rnn import RNNClassifier
+
+    rng = np.random.RandomState(0)
+    X = [rng.standard_normal((int(n), 3)) for n in rng.randint(2, 20, size=60)]
+    y = np.arange(60) % 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = RNNClassifier(cell="gru", hidden_layer_sizes=(8,), max_iter=2,
+                            random_state=0).fit(X, y)
+    no_idle._idle.clear()  # the fit gave its workspace back: start from none
+    first = clf.predict_proba(X)
+    (kept,) = no_idle._idle
+    poison(kept)
+    buffers = [id(b) for b in kept._buffers]
+    # a smaller batch (the BLAS may round its rows differently), then the same
+    np.testing.assert_allclose(clf.predict_proba(X[:45]), first[:45], rtol=1e-12)
+    np.testing.assert_array_equal(clf.predict_proba(X), first)
+    assert no_idle._idle == [kept] and [id(b) for b in kept._buffers] == buffers
