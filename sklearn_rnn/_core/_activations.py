@@ -200,7 +200,7 @@ def logistic_of_prescaled(z, out=None):
 
 def gates_of_prescaled(z, tanh_gate, out=None):
     """A step's gates from their ``(G, n, H)`` prescaled pre-activations ``z``,
-    in place when ``out is z``: block ``tanh_gate`` is ``tanh(z_k / (2 s))``,
+    in place when ``out is z``: block ``g = tanh_gate`` is ``tanh(z_g / (2 s))``,
     every other block ``k`` the sigmoid of ``z_k / s`` (as
     :func:`logistic_of_prescaled`), for ``s = logistic_prescale(z.dtype)``.
 

@@ -44,11 +44,11 @@ factor ``s`` of ``_activations.logistic_of_prescaled`` (-1 where the sigmoid is
 ``1 / (1 + exp(z))`` of what the GEMMs give, 0.5 where it is ``0.5 * tanh(z) +
 0.5``: either way no pass over the gates before the formula); ``2 s`` for the
 LSTM's g gate, whose tanh is taken from the same pass
-(``_activations.gates_of_prescaled``).  The
-factors go into scaled copies of the weights and biases, made once per
-direction (a few ``G * H * (D + H)`` values); scaling by a power of two or its
-negative is exact in floating point, so the activated gates are those of the
-unscaled formulas.  The backward pass uses the weights as they are.
+(``_activations.gates_of_prescaled``).  The factors go into scaled copies of
+the weights and biases, made once per direction (a few ``G * H * (D + H)``
+values); scaling by a power of two or its negative is exact in floating
+point, so the activated gates are those of the unscaled formulas.  The
+backward pass uses the weights as they are.
 
 The input projection ``x_t W_ih^T + b_ih`` is computed for all steps before the
 loop, gate-major ``(G, T, B, H)``: one GEMM per gate writes it in place, where a
