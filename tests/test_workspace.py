@@ -8,6 +8,8 @@ on fresh memory bit for bit.
 """
 
 import itertools
+import os
+import time
 
 import numpy as np
 import pytest
@@ -334,3 +336,49 @@ def test_predict_reuses_the_memory_of_the_predict_before(no_idle):
     np.testing.assert_allclose(clf.predict_proba(X[:45]), first[:45], rtol=1e-12)
     np.testing.assert_array_equal(clf.predict_proba(X), first)
     assert no_idle._idle == [kept] and [id(b) for b in kept._buffers] == buffers
+
+
+def test_a_forked_child_does_not_inherit_a_held_lock(no_idle, monkeypatch):
+    """The lock as another thread of the parent may hold it at a fork: the
+    child's own hook replaces it, so borrowing there does not wait forever."""
+    import threading
+
+    held = threading.Lock()
+    held.acquire()
+    monkeypatch.setattr(no_idle, "_idle_lock", held)
+    no_idle._after_fork_in_child()
+    assert no_idle._idle_lock is not held
+    done = []
+
+    def borrow():
+        with no_idle.borrowed_workspace():
+            done.append(True)
+
+    thread = threading.Thread(target=borrow, daemon=True)
+    thread.start()
+    thread.join(timeout=10)
+    assert done == [True]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_borrowing_works_in_a_child_forked_while_the_lock_is_held(no_idle):
+    with no_idle._idle_lock:  # as another thread of the parent might hold it
+        pid = os.fork()
+        if pid == 0:  # the child: borrow, and report through the exit code
+            try:
+                with no_idle.borrowed_workspace() as workspace:
+                    workspace.empty((3,), np.float64)
+                os._exit(0)
+            except BaseException:
+                os._exit(1)
+    deadline = time.monotonic() + 20
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child hung on the workspace lock")
+        time.sleep(0.01)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -27,6 +27,7 @@ faults again (see :func:`borrowed_workspace`).
 """
 
 import math
+import os
 import threading
 from contextlib import contextmanager
 
@@ -153,6 +154,18 @@ KEEP_BYTES = 16 * 2**20
 KEEP_COUNT = 2
 _idle = []
 _idle_lock = threading.Lock()
+
+
+def _after_fork_in_child():
+    """A forked child starts with a lock of its own: another thread of the
+    parent may have held ``_idle_lock`` at the fork, and no thread of the
+    child would ever release it."""
+    global _idle_lock
+    _idle_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @contextmanager
