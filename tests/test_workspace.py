@@ -160,10 +160,9 @@ def test_prediction_memory_holds_one_projection_block(monkeypatch):
     assert states <= workspace.nbytes < 2 * states
 
 
-def test_concurrent_predictions_do_not_share_scratch_memory():
-    """Each predict call owns its workspace: threads predicting with one fitted
-    estimator at once get exactly the serial probabilities."""
-    import threading
+def fitted_classifier(cell, hidden, n_sequences, max_length):
+    """``(clf, X)``: a classifier fitted for two epochs on ``n_sequences``
+    random sequences of 2 to ``max_length - 1`` steps, three classes."""
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
@@ -171,12 +170,22 @@ def test_concurrent_predictions_do_not_share_scratch_memory():
     from sklearn_rnn import RNNClassifier
 
     rng = np.random.RandomState(0)
-    X = [rng.standard_normal((int(n), 3)) for n in rng.randint(2, 30, size=120)]
-    y = np.arange(120) % 3
+    lengths = rng.randint(2, max_length, size=n_sequences)
+    X = [rng.standard_normal((int(n), 3)) for n in lengths]
+    y = np.arange(n_sequences) % 3
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        clf = RNNClassifier(cell="lstm", hidden_layer_sizes=(16,), max_iter=2,
+        clf = RNNClassifier(cell=cell, hidden_layer_sizes=(hidden,), max_iter=2,
                             random_state=0).fit(X, y)
+    return clf, X
+
+
+def test_concurrent_predictions_do_not_share_scratch_memory():
+    """Each predict call owns its workspace: threads predicting with one fitted
+    estimator at once get exactly the serial probabilities."""
+    import threading
+
+    clf, X = fitted_classifier("lstm", 16, n_sequences=120, max_length=30)
     parts = [X[: 40 * (i + 1)] for i in range(3)]  # different batch shapes
     expected = [clf.predict_proba(part) for part in parts]
     same = []
@@ -314,19 +323,7 @@ def test_a_big_workspace_or_one_from_a_failed_call_is_not_kept(no_idle, monkeypa
 def test_predict_reuses_the_memory_of_the_predict_before(no_idle):
     """An estimator's predictions run on the workspace an earlier call gave
     back, with the same results as on fresh memory (which it is first)."""
-    import warnings
-
-    from sklearn.exceptions import ConvergenceWarning
-
-    from sklearn_rnn import RNNClassifier
-
-    rng = np.random.RandomState(0)
-    X = [rng.standard_normal((int(n), 3)) for n in rng.randint(2, 20, size=60)]
-    y = np.arange(60) % 3
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        clf = RNNClassifier(cell="gru", hidden_layer_sizes=(8,), max_iter=2,
-                            random_state=0).fit(X, y)
+    clf, X = fitted_classifier("gru", 8, n_sequences=60, max_length=20)
     no_idle._idle.clear()  # the fit gave its workspace back: start from none
     first = clf.predict_proba(X)
     (kept,) = no_idle._idle
